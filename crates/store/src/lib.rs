@@ -1,1 +1,260 @@
+//! yanglao's one data-access layer. SQLite (embedded default) and PostgreSQL (production) sit
+//! behind the same small interface: SQL written once in the portable subset both understand
+//! (`$n` parameters in ascending order, `ON CONFLICT`, `UPDATE … FROM`), typed values, and a bulk
+//! path per backend (prepared inserts on SQLite, binary `COPY` on PostgreSQL).
+//!
+//! Everything is synchronous; the web layer calls it from blocking threads.
 
+mod pool;
+mod postgres_backend;
+mod sqlite_backend;
+pub mod divisions;
+pub mod registry;
+pub mod testing;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+pub use pool::Pooled;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("SQLite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] postgres::Error),
+    #[error("database URL not understood: {0} (use a file path, sqlite:PATH or postgres://…)")]
+    Url(String),
+    #[error("unexpected value in column {column}: {detail}")]
+    Decode { column: usize, detail: String },
+    #[error("{0}")]
+    Aborted(String),
+    #[error("migration {version}: {source}")]
+    Migration { version: i64, source: Box<StoreError> },
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+/// A value passed to or read from SQL.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Int(i64),
+    Text(String),
+    Date(NaiveDate),
+    Time(DateTime<Utc>),
+}
+
+impl Value {
+    pub fn text(s: impl Into<String>) -> Value {
+        Value::Text(s.into())
+    }
+    pub fn opt_date(d: Option<NaiveDate>) -> Value {
+        d.map(Value::Date).unwrap_or(Value::Null)
+    }
+    pub fn opt_text(s: Option<String>) -> Value {
+        s.map(Value::Text).unwrap_or(Value::Null)
+    }
+}
+
+/// Column types of a bulk write (PostgreSQL's binary COPY needs them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColType {
+    Int,
+    Text,
+    Date,
+    Time,
+}
+
+/// One result row with typed accessors that read both backends' representations.
+#[derive(Debug, Clone)]
+pub struct Row(pub Vec<Value>);
+
+impl Row {
+    fn get(&self, i: usize) -> Result<&Value> {
+        self.0.get(i).ok_or(StoreError::Decode { column: i, detail: "no such column".into() })
+    }
+    pub fn int(&self, i: usize) -> Result<i64> {
+        match self.get(i)? {
+            Value::Int(n) => Ok(*n),
+            Value::Text(s) => s.parse().map_err(|_| decode(i, s)),
+            v => Err(decode(i, &format!("{v:?}"))),
+        }
+    }
+    pub fn opt_int(&self, i: usize) -> Result<Option<i64>> {
+        match self.get(i)? {
+            Value::Null => Ok(None),
+            _ => self.int(i).map(Some),
+        }
+    }
+    pub fn text(&self, i: usize) -> Result<String> {
+        match self.get(i)? {
+            Value::Text(s) => Ok(s.clone()),
+            Value::Int(n) => Ok(n.to_string()),
+            Value::Date(d) => Ok(d.to_string()),
+            Value::Time(t) => Ok(t.to_rfc3339()),
+            Value::Null => Err(decode(i, "NULL")),
+        }
+    }
+    pub fn opt_text(&self, i: usize) -> Result<Option<String>> {
+        match self.get(i)? {
+            Value::Null => Ok(None),
+            _ => self.text(i).map(Some),
+        }
+    }
+    pub fn date(&self, i: usize) -> Result<NaiveDate> {
+        match self.get(i)? {
+            Value::Date(d) => Ok(*d),
+            Value::Text(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| decode(i, s)),
+            v => Err(decode(i, &format!("{v:?}"))),
+        }
+    }
+    pub fn opt_date(&self, i: usize) -> Result<Option<NaiveDate>> {
+        match self.get(i)? {
+            Value::Null => Ok(None),
+            _ => self.date(i).map(Some),
+        }
+    }
+    pub fn time(&self, i: usize) -> Result<DateTime<Utc>> {
+        match self.get(i)? {
+            Value::Time(t) => Ok(*t),
+            Value::Text(s) => DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|_| decode(i, s)),
+            v => Err(decode(i, &format!("{v:?}"))),
+        }
+    }
+    pub fn opt_time(&self, i: usize) -> Result<Option<DateTime<Utc>>> {
+        match self.get(i)? {
+            Value::Null => Ok(None),
+            _ => self.time(i).map(Some),
+        }
+    }
+}
+
+fn decode(column: usize, detail: &str) -> StoreError {
+    StoreError::Decode { column, detail: detail.to_string() }
+}
+
+/// A transaction (or a plain connection) on either backend.
+pub trait Tx {
+    fn backend(&self) -> Backend;
+    fn exec(&mut self, sql: &str, params: &[Value]) -> Result<u64>;
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>>;
+    /// Runs several statements without parameters.
+    fn batch(&mut self, sql: &str) -> Result<()>;
+    /// Fast bulk write into `table`; rows must match `columns` and `types`.
+    fn bulk<'a>(&'a mut self, table: &str, columns: &[&str], types: &[ColType]) -> Result<Box<dyn BulkWriter + 'a>>;
+
+    fn query_one(&mut self, sql: &str, params: &[Value]) -> Result<Option<Row>> {
+        Ok(self.query(sql, params)?.into_iter().next())
+    }
+}
+
+pub trait BulkWriter {
+    fn write(&mut self, row: &[Value]) -> Result<()>;
+    fn finish(self: Box<Self>) -> Result<u64>;
+}
+
+/// A handle on the database: cheap to clone, safe to share between threads.
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+enum Inner {
+    Sqlite(sqlite_backend::SqliteDb),
+    Postgres(postgres_backend::PgDb),
+}
+
+impl Db {
+    /// Opens the database a URL names: a file path or `sqlite:PATH` for SQLite, `postgres://…`
+    /// (or `postgresql://…`, or a `host=… dbname=…` string) for PostgreSQL. Anything else is
+    /// refused rather than guessed.
+    pub fn open(url: &str) -> Result<Db> {
+        let inner = if url.starts_with("postgres://") || url.starts_with("postgresql://") || url.starts_with("host=") {
+            Inner::Postgres(postgres_backend::PgDb::open(url)?)
+        } else if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            Inner::Sqlite(sqlite_backend::SqliteDb::open(path)?)
+        } else if url.contains("://") {
+            return Err(StoreError::Url(url.to_string()));
+        } else {
+            Inner::Sqlite(sqlite_backend::SqliteDb::open(url)?)
+        };
+        Ok(Db { inner: Arc::new(inner) })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match &*self.inner {
+            Inner::Sqlite(_) => Backend::Sqlite,
+            Inner::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Runs `f` in one transaction: committed if it returns Ok, rolled back otherwise.
+    pub fn tx<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
+        match &*self.inner {
+            Inner::Sqlite(db) => db.tx(f),
+            Inner::Postgres(db) => db.tx(f),
+        }
+    }
+
+    /// Reads outside an explicit transaction.
+    pub fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
+        match &*self.inner {
+            Inner::Sqlite(db) => db.read(|c| c.query(sql, params)),
+            Inner::Postgres(db) => db.read(|c| c.query(sql, params)),
+        }
+    }
+
+    pub fn query_one(&self, sql: &str, params: &[Value]) -> Result<Option<Row>> {
+        Ok(self.query(sql, params)?.into_iter().next())
+    }
+
+    pub fn exec(&self, sql: &str, params: &[Value]) -> Result<u64> {
+        self.tx(|t| t.exec(sql, params))
+    }
+
+    /// Applies the embedded migrations not yet applied, each in its own transaction.
+    pub fn migrate(&self) -> Result<Vec<i64>> {
+        let migrations: &[(i64, &str)] = match self.backend() {
+            Backend::Sqlite => &[(1, include_str!("../migrations/sqlite/0001_registry.sql"))],
+            Backend::Postgres => &[(1, include_str!("../migrations/postgres/0001_registry.sql"))],
+        };
+        self.tx(|t| {
+            t.batch("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        })?;
+        let mut applied = Vec::new();
+        for (version, sql) in migrations {
+            let done = self.query_one("SELECT version FROM schema_migrations WHERE version = $1", &[Value::Int(*version)])?;
+            if done.is_some() {
+                continue;
+            }
+            self.tx(|t| {
+                t.batch(sql)?;
+                t.exec(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
+                    &[Value::Int(*version), Value::text(Utc::now().to_rfc3339())],
+                )?;
+                Ok(())
+            })
+            .map_err(|e| StoreError::Migration { version: *version, source: Box::new(e) })?;
+            applied.push(*version);
+        }
+        Ok(applied)
+    }
+}

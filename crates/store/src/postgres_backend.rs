@@ -1,0 +1,160 @@
+//! PostgreSQL: a pool of synchronous clients; bulk writes through binary COPY.
+
+use std::error::Error as StdError;
+
+use bytes::BytesMut;
+use chrono::{DateTime, NaiveDate, Utc};
+use postgres::binary_copy::BinaryCopyInWriter;
+use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
+use postgres::{Client, NoTls};
+
+use crate::pool::Pool;
+use crate::{Backend, BulkWriter, ColType, Result, Row, StoreError, Tx, Value};
+
+pub struct PgDb {
+    pool: Pool<Client>,
+}
+
+impl PgDb {
+    pub fn open(url: &str) -> Result<Self> {
+        let config: postgres::Config = url.parse().map_err(|_| StoreError::Url(url.to_string()))?;
+        let pool = Pool::new(16, Box::new(move || Ok(config.connect(NoTls)?)));
+        // Connect once now so that a wrong URL fails at start, not on the first request.
+        drop(pool.get()?);
+        Ok(PgDb { pool })
+    }
+
+    pub fn tx<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
+        let mut conn = self.pool.get()?;
+        if conn.is_closed() {
+            conn.discard();
+            conn = self.pool.get()?;
+        }
+        let mut tx = conn.transaction()?;
+        let out = {
+            let mut t = PgTx { tx: &mut tx };
+            f(&mut t)?
+        };
+        tx.commit()?;
+        Ok(out)
+    }
+
+    pub fn read<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
+        self.tx(f)
+    }
+}
+
+struct PgTx<'a, 'b> {
+    tx: &'a mut postgres::Transaction<'b>,
+}
+
+impl ToSql for Value {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> std::result::Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        match self {
+            Value::Null => Ok(IsNull::Yes),
+            Value::Int(n) => match *ty {
+                Type::INT2 => i16::try_from(*n)?.to_sql(ty, out),
+                Type::INT4 => i32::try_from(*n)?.to_sql(ty, out),
+                Type::BOOL => (*n != 0).to_sql(ty, out),
+                Type::TEXT | Type::VARCHAR => n.to_string().to_sql(ty, out),
+                _ => n.to_sql(ty, out),
+            },
+            Value::Text(s) => match *ty {
+                Type::DATE => NaiveDate::parse_from_str(s, "%Y-%m-%d")?.to_sql(ty, out),
+                Type::INT8 => s.parse::<i64>()?.to_sql(ty, out),
+                _ => s.to_sql(ty, out),
+            },
+            Value::Date(d) => match *ty {
+                Type::TEXT | Type::VARCHAR => d.format("%Y-%m-%d").to_string().to_sql(ty, out),
+                _ => d.to_sql(ty, out),
+            },
+            Value::Time(t) => match *ty {
+                Type::TEXT | Type::VARCHAR => t.to_rfc3339().to_sql(ty, out),
+                _ => t.to_sql(ty, out),
+            },
+        }
+    }
+
+    fn accepts(_ty: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
+
+fn params(values: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
+    values.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
+}
+
+fn read_row(row: &postgres::Row) -> Result<Row> {
+    let mut out = Vec::with_capacity(row.len());
+    for (i, col) in row.columns().iter().enumerate() {
+        let v = match *col.type_() {
+            Type::INT8 => row.try_get::<_, Option<i64>>(i)?.map(Value::Int),
+            Type::INT4 => row.try_get::<_, Option<i32>>(i)?.map(|n| Value::Int(n.into())),
+            Type::INT2 => row.try_get::<_, Option<i16>>(i)?.map(|n| Value::Int(n.into())),
+            Type::BOOL => row.try_get::<_, Option<bool>>(i)?.map(|b| Value::Int(b.into())),
+            Type::DATE => row.try_get::<_, Option<NaiveDate>>(i)?.map(Value::Date),
+            Type::TIMESTAMPTZ => row.try_get::<_, Option<DateTime<Utc>>>(i)?.map(Value::Time),
+            Type::NUMERIC => {
+                return Err(StoreError::Decode { column: i, detail: "NUMERIC: cast to BIGINT in SQL".into() })
+            }
+            _ => row.try_get::<_, Option<String>>(i)?.map(Value::Text),
+        };
+        out.push(v.unwrap_or(Value::Null));
+    }
+    Ok(Row(out))
+}
+
+impl Tx for PgTx<'_, '_> {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    fn exec(&mut self, sql: &str, values: &[Value]) -> Result<u64> {
+        let stmt = self.tx.prepare(sql)?;
+        Ok(self.tx.execute(&stmt, &params(values))?)
+    }
+
+    fn query(&mut self, sql: &str, values: &[Value]) -> Result<Vec<Row>> {
+        let stmt = self.tx.prepare(sql)?;
+        self.tx.query(&stmt, &params(values))?.iter().map(read_row).collect()
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<()> {
+        Ok(self.tx.batch_execute(sql)?)
+    }
+
+    fn bulk<'a>(&'a mut self, table: &str, columns: &[&str], types: &[ColType]) -> Result<Box<dyn BulkWriter + 'a>> {
+        let sql = format!("COPY {table} ({}) FROM STDIN BINARY", columns.join(", "));
+        let sink = self.tx.copy_in(&sql)?;
+        let pg_types: Vec<Type> = types
+            .iter()
+            .map(|t| match t {
+                ColType::Int => Type::INT8,
+                ColType::Text => Type::TEXT,
+                ColType::Date => Type::DATE,
+                ColType::Time => Type::TIMESTAMPTZ,
+            })
+            .collect();
+        let writer = BinaryCopyInWriter::new(sink, &pg_types);
+        Ok(Box::new(PgBulk { writer, count: 0 }))
+    }
+}
+
+struct PgBulk<'a> {
+    writer: BinaryCopyInWriter<'a>,
+    count: u64,
+}
+
+impl BulkWriter for PgBulk<'_> {
+    fn write(&mut self, row: &[Value]) -> Result<()> {
+        self.writer.write(&params(row))?;
+        self.count += 1;
+        Ok(())
+    }
+    fn finish(self: Box<Self>) -> Result<u64> {
+        self.writer.finish()?;
+        Ok(self.count)
+    }
+}

@@ -1,0 +1,604 @@
+//! The registry of older people: persons keyed by ID number, dated facts with provenance, and the
+//! import batches they came in. Batches are applied set-based: rows are bulk-loaded into a
+//! staging table and moved into the registry by a handful of statements, all in one
+//! transaction, so a batch lands whole or not at all.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::{ColType, Db, Result, Row, StoreError, Value};
+
+/// One fact from one row of a department file, already validated.
+#[derive(Debug, Clone)]
+pub struct StagedFact {
+    pub row_no: i64,
+    pub id_number: String,
+    pub name: String,
+    pub sex: i64,
+    pub birth_date: NaiveDate,
+    pub kind: &'static str,
+    pub value: String,
+    pub valid_from: NaiveDate,
+    pub valid_to: Option<NaiveDate>,
+}
+
+/// A row that was not imported, or imported once only, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct RowIssue {
+    pub row_no: i64,
+    pub severity: Severity,
+    pub column: String,
+    pub value: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Severity {
+    /// Rejected: nothing of the row was imported.
+    Error,
+    /// The same record as an earlier row; imported once.
+    Duplicate,
+}
+
+impl Severity {
+    pub fn code(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Duplicate => "duplicate",
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            Severity::Error => "错误（未导入）",
+            Severity::Duplicate => "重复（已合并）",
+        }
+    }
+}
+
+pub enum Staged {
+    Fact(StagedFact),
+    Issue(RowIssue),
+    /// A row read (for the counts), after its facts or issue.
+    RowDone { ok: bool },
+}
+
+/// Test-only fault injection: abort the batch at this point, after real writes were made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailAt {
+    AfterFacts,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewBatch {
+    pub source: String,
+    pub department: String,
+    pub file_name: String,
+    pub sha256: String,
+    pub size_bytes: i64,
+    pub encoding: String,
+    pub archive_path: Option<String>,
+    pub now: DateTime<Utc>,
+    pub fail_at: Option<FailAt>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchSummary {
+    pub id: i64,
+    pub source: String,
+    pub department: String,
+    pub file_name: String,
+    pub sha256: String,
+    pub size_bytes: i64,
+    pub encoding: String,
+    pub archive_path: Option<String>,
+    pub rows_total: i64,
+    pub rows_ok: i64,
+    pub rows_bad: i64,
+    pub rows_duplicate: i64,
+    pub persons_new: i64,
+    pub facts_new: i64,
+    pub facts_ended: i64,
+    pub conflicts: i64,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+const BATCH_COLS: &str = "id, source, department, file_name, sha256, size_bytes, encoding, archive_path, rows_total, rows_ok, rows_bad, rows_duplicate, persons_new, facts_new, facts_ended, conflicts, started_at, finished_at";
+
+fn batch_from(r: &Row) -> Result<BatchSummary> {
+    Ok(BatchSummary {
+        id: r.int(0)?,
+        source: r.text(1)?,
+        department: r.text(2)?,
+        file_name: r.text(3)?,
+        sha256: r.text(4)?,
+        size_bytes: r.int(5)?,
+        encoding: r.text(6)?,
+        archive_path: r.opt_text(7)?,
+        rows_total: r.int(8)?,
+        rows_ok: r.int(9)?,
+        rows_bad: r.int(10)?,
+        rows_duplicate: r.int(11)?,
+        persons_new: r.int(12)?,
+        facts_new: r.int(13)?,
+        facts_ended: r.int(14)?,
+        conflicts: r.int(15)?,
+        started_at: r.time(16)?,
+        finished_at: r.opt_time(17)?,
+    })
+}
+
+pub fn find_batch(db: &Db, source: &str, sha256: &str) -> Result<Option<BatchSummary>> {
+    db.query_one(
+        &format!("SELECT {BATCH_COLS} FROM import_batch WHERE source = $1 AND sha256 = $2"),
+        &[Value::text(source), Value::text(sha256)],
+    )?
+    .map(|r| batch_from(&r))
+    .transpose()
+}
+
+pub fn batch(db: &Db, id: i64) -> Result<Option<BatchSummary>> {
+    db.query_one(&format!("SELECT {BATCH_COLS} FROM import_batch WHERE id = $1"), &[Value::Int(id)])?
+        .map(|r| batch_from(&r))
+        .transpose()
+}
+
+pub fn batches(db: &Db, limit: i64) -> Result<Vec<BatchSummary>> {
+    db.query(&format!("SELECT {BATCH_COLS} FROM import_batch ORDER BY id DESC LIMIT $1"), &[Value::Int(limit)])?
+        .iter()
+        .map(batch_from)
+        .collect()
+}
+
+pub fn batch_issues(db: &Db, batch_id: i64, limit: i64, offset: i64) -> Result<Vec<RowIssue>> {
+    db.query(
+        "SELECT row_no, severity, column_name, value, reason FROM import_error WHERE batch_id = $1 ORDER BY row_no, column_name LIMIT $2 OFFSET $3",
+        &[Value::Int(batch_id), Value::Int(limit), Value::Int(offset)],
+    )?
+    .iter()
+    .map(|r| {
+        Ok(RowIssue {
+            row_no: r.int(0)?,
+            severity: if r.text(1)? == "duplicate" { Severity::Duplicate } else { Severity::Error },
+            column: r.text(2)?,
+            value: r.text(3)?,
+            reason: r.text(4)?,
+        })
+    })
+    .collect()
+}
+
+const STAGING_COLS: [&str; 9] =
+    ["row_no", "id_number", "name", "sex", "birth_date", "kind", "value", "valid_from", "valid_to"];
+const STAGING_TYPES: [ColType; 9] = [
+    ColType::Int,
+    ColType::Text,
+    ColType::Text,
+    ColType::Int,
+    ColType::Date,
+    ColType::Text,
+    ColType::Text,
+    ColType::Date,
+    ColType::Date,
+];
+const ISSUE_COLS: [&str; 6] = ["batch_id", "row_no", "severity", "column_name", "value", "reason"];
+const ISSUE_TYPES: [ColType; 6] = [ColType::Int, ColType::Int, ColType::Text, ColType::Text, ColType::Text, ColType::Text];
+
+/// Applies one batch in one transaction. `items` streams the file's validated rows; an `Err`
+/// from it (a read error half-way through a file) aborts the batch and nothing is kept.
+pub fn apply_batch(
+    db: &Db,
+    meta: &NewBatch,
+    items: &mut dyn Iterator<Item = std::result::Result<Staged, String>>,
+) -> Result<BatchSummary> {
+    db.tx(|t| {
+        let batch_id = t
+            .query_one(
+                "INSERT INTO import_batch (source, department, file_name, sha256, size_bytes, encoding, archive_path, started_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                &[
+                    Value::text(&meta.source),
+                    Value::text(&meta.department),
+                    Value::text(&meta.file_name),
+                    Value::text(&meta.sha256),
+                    Value::Int(meta.size_bytes),
+                    Value::text(&meta.encoding),
+                    Value::opt_text(meta.archive_path.clone()),
+                    Value::Time(meta.now),
+                ],
+            )?
+            .ok_or_else(|| StoreError::Aborted("no batch id returned".into()))?
+            .int(0)?;
+
+        t.batch(match t.backend() {
+            crate::Backend::Sqlite => {
+                "DROP TABLE IF EXISTS temp.staging;
+                 CREATE TEMP TABLE staging (row_no BIGINT, id_number TEXT, name TEXT, sex BIGINT, birth_date TEXT, kind TEXT, value TEXT, valid_from TEXT, valid_to TEXT)"
+            }
+            crate::Backend::Postgres => {
+                "CREATE TEMP TABLE staging (row_no BIGINT, id_number TEXT, name TEXT, sex BIGINT, birth_date DATE, kind TEXT, value TEXT, valid_from DATE, valid_to DATE) ON COMMIT DROP"
+            }
+        })?;
+
+        // Stream rows into staging; issues are kept in memory only up to the batch's end
+        // because they are few by construction (one per bad row) and written after the COPY.
+        let (mut total, mut ok, mut bad, mut dup) = (0i64, 0i64, 0i64, 0i64);
+        let mut issues: Vec<RowIssue> = Vec::new();
+        {
+            let mut w = t.bulk("staging", &STAGING_COLS, &STAGING_TYPES)?;
+            for item in &mut *items {
+                match item.map_err(StoreError::Aborted)? {
+                    Staged::Fact(f) => w.write(&[
+                        Value::Int(f.row_no),
+                        Value::Text(f.id_number),
+                        Value::Text(f.name),
+                        Value::Int(f.sex),
+                        Value::Date(f.birth_date),
+                        Value::text(f.kind),
+                        Value::Text(f.value),
+                        Value::Date(f.valid_from),
+                        Value::opt_date(f.valid_to),
+                    ])?,
+                    Staged::Issue(i) => {
+                        if i.severity == Severity::Duplicate {
+                            dup += 1;
+                        }
+                        issues.push(i);
+                    }
+                    Staged::RowDone { ok: row_ok } => {
+                        total += 1;
+                        if row_ok {
+                            ok += 1;
+                        } else {
+                            bad += 1;
+                        }
+                    }
+                }
+            }
+            w.finish()?;
+        }
+        {
+            let mut w = t.bulk("import_error", &ISSUE_COLS, &ISSUE_TYPES)?;
+            for i in issues {
+                w.write(&[
+                    Value::Int(batch_id),
+                    Value::Int(i.row_no),
+                    Value::text(i.severity.code()),
+                    Value::Text(i.column),
+                    Value::Text(i.value),
+                    Value::Text(i.reason),
+                ])?;
+            }
+            w.finish()?;
+        }
+
+        let b = Value::Int(batch_id);
+        let now = Value::Time(meta.now);
+        let src = Value::text(&meta.department);
+
+        let persons_new = t.exec(
+            "INSERT INTO person (id_number, name, sex, birth_date, first_batch)
+             SELECT id_number, MIN(name), MIN(sex), MIN(birth_date), $1 FROM staging WHERE true GROUP BY id_number
+             ON CONFLICT (id_number) DO NOTHING",
+            &[b.clone()],
+        )? as i64;
+        if meta.department == "gongan" {
+            // 公安 holds the authoritative name.
+            t.exec(
+                "UPDATE person SET name = s.name FROM (SELECT id_number, MIN(name) AS name FROM staging GROUP BY id_number) AS s
+                 WHERE person.id_number = s.id_number AND person.name <> s.name",
+                &[],
+            )?;
+        }
+        let touched = t.exec(
+            "INSERT INTO fact (person_id, kind, value, valid_from, valid_to, source, batch_id, recorded_at)
+             SELECT p.id, s.kind, s.value, s.valid_from, s.valid_to, $1, $2, $3
+             FROM staging s JOIN person p ON p.id_number = s.id_number WHERE true
+             ON CONFLICT (person_id, kind, source, valid_from, value)
+             DO UPDATE SET valid_to = excluded.valid_to, ended_by_batch = excluded.batch_id
+             WHERE fact.valid_to IS NULL AND excluded.valid_to IS NOT NULL",
+            &[src.clone(), b.clone(), now],
+        )? as i64;
+        let facts_new = t
+            .query_one("SELECT COUNT(*) FROM fact WHERE batch_id = $1", &[b.clone()])?
+            .map(|r| r.int(0))
+            .transpose()?
+            .unwrap_or(0);
+        let mut facts_ended = touched - facts_new;
+
+        if meta.fail_at == Some(FailAt::AfterFacts) {
+            return Err(StoreError::Aborted("injected failure after facts were written".into()));
+        }
+
+        // A newer fact of the same kind from the same source ends the one before it.
+        facts_ended += t.exec(
+            "UPDATE fact SET valid_to = (
+                 SELECT MIN(n.valid_from) FROM fact n
+                 WHERE n.person_id = fact.person_id AND n.kind = fact.kind AND n.source = fact.source AND n.valid_from > fact.valid_from),
+               ended_by_batch = $1
+             WHERE fact.valid_to IS NULL AND fact.source = $2
+               AND fact.person_id IN (SELECT p.id FROM staging s JOIN person p ON p.id_number = s.id_number WHERE p.first_batch <> $1)
+               AND EXISTS (SELECT 1 FROM fact n WHERE n.person_id = fact.person_id AND n.kind = fact.kind
+                           AND n.source = fact.source AND n.valid_from > fact.valid_from)",
+            &[b.clone(), src.clone()],
+        )? as i64;
+
+        // A death (公安) ends every fact of the person still running on that date, whichever
+        // batch came first.
+        facts_ended += t.exec(
+            "UPDATE fact SET valid_to = d.valid_from, ended_by_batch = $1
+             FROM (SELECT f.person_id, MIN(f.valid_from) AS valid_from FROM fact f
+                   WHERE f.kind = 'death' AND f.person_id IN (SELECT p.id FROM staging s JOIN person p ON p.id_number = s.id_number)
+                   GROUP BY f.person_id) AS d
+             WHERE fact.person_id = d.person_id AND fact.kind <> 'death' AND fact.valid_from <= d.valid_from
+               AND (fact.valid_to IS NULL OR fact.valid_to > d.valid_from)",
+            &[b.clone()],
+        )? as i64;
+
+        // Conflicts: another source says something else about the same thing at the same time.
+        t.exec(
+            "INSERT INTO fact_source_kind (kind, source) SELECT DISTINCT kind, $1 FROM staging WHERE true ON CONFLICT DO NOTHING",
+            &[src.clone()],
+        )?;
+        let contested: Vec<String> = t
+            .query(
+                "SELECT DISTINCT a.kind FROM fact_source_kind a JOIN fact_source_kind o ON o.kind = a.kind AND o.source <> a.source
+                 WHERE a.source = $1",
+                &[src.clone()],
+            )?
+            .iter()
+            .map(|r| r.text(0))
+            .collect::<Result<_>>()?;
+        let mut conflicts = 0i64;
+        for kind in contested {
+            conflicts += t.exec(
+                "INSERT INTO fact_conflict (fact_id, other_fact_id, batch_id)
+                 SELECT n.id, o.id, $1
+                 FROM staging s JOIN person p ON p.id_number = s.id_number
+                 JOIN fact n ON n.person_id = p.id AND n.kind = s.kind AND n.source = $2 AND n.valid_from = s.valid_from AND n.value = s.value
+                 JOIN fact o ON o.person_id = n.person_id AND o.kind = n.kind AND o.source <> n.source AND o.value <> n.value
+                   AND o.valid_from < COALESCE(n.valid_to, '9999-12-31') AND n.valid_from < COALESCE(o.valid_to, '9999-12-31')
+                 WHERE s.kind = $3
+                 ON CONFLICT DO NOTHING",
+                &[b.clone(), src.clone(), Value::Text(kind)],
+            )? as i64;
+        }
+
+        t.exec(
+            "UPDATE import_batch SET rows_total = $2, rows_ok = $3, rows_bad = $4, rows_duplicate = $5, persons_new = $6,
+               facts_new = $7, facts_ended = $8, conflicts = $9, finished_at = $10 WHERE id = $1",
+            &[
+                b.clone(),
+                Value::Int(total),
+                Value::Int(ok),
+                Value::Int(bad),
+                Value::Int(dup),
+                Value::Int(persons_new),
+                Value::Int(facts_new),
+                Value::Int(facts_ended),
+                Value::Int(conflicts),
+                Value::Time(Utc::now()),
+            ],
+        )?;
+        if t.backend() == crate::Backend::Sqlite {
+            t.batch("DROP TABLE temp.staging")?;
+        }
+        let row = t
+            .query_one(&format!("SELECT {BATCH_COLS} FROM import_batch WHERE id = $1"), &[b])?
+            .ok_or_else(|| StoreError::Aborted("batch vanished".into()))?;
+        batch_from(&row)
+    })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Person {
+    pub id: i64,
+    pub id_number: String,
+    pub name: String,
+    pub sex: i64,
+    pub birth_date: NaiveDate,
+}
+
+fn person_from(r: &Row) -> Result<Person> {
+    Ok(Person { id: r.int(0)?, id_number: r.text(1)?, name: r.text(2)?, sex: r.int(3)?, birth_date: r.date(4)? })
+}
+
+pub fn person(db: &Db, id: i64) -> Result<Option<Person>> {
+    db.query_one("SELECT id, id_number, name, sex, birth_date FROM person WHERE id = $1", &[Value::Int(id)])?
+        .map(|r| person_from(&r))
+        .transpose()
+}
+
+pub fn person_by_id_number(db: &Db, id_number: &str) -> Result<Option<Person>> {
+    db.query_one("SELECT id, id_number, name, sex, birth_date FROM person WHERE id_number = $1", &[Value::text(id_number)])?
+        .map(|r| person_from(&r))
+        .transpose()
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FactRecord {
+    pub id: i64,
+    pub kind: String,
+    pub value: String,
+    pub valid_from: NaiveDate,
+    pub valid_to: Option<NaiveDate>,
+    pub source: String,
+    pub batch_id: i64,
+    pub batch_file: String,
+    pub batch_started: DateTime<Utc>,
+    pub ended_by_batch: Option<i64>,
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl FactRecord {
+    pub fn valid_on(&self, d: NaiveDate) -> bool {
+        self.valid_from <= d && self.valid_to.is_none_or(|t| t > d)
+    }
+}
+
+/// Every fact ever recorded for a person (the whole dated history), oldest first.
+pub fn person_facts(db: &Db, person_id: i64) -> Result<Vec<FactRecord>> {
+    db.query(
+        "SELECT f.id, f.kind, f.value, f.valid_from, f.valid_to, f.source, f.batch_id, b.file_name, b.started_at, f.ended_by_batch, f.recorded_at
+         FROM fact f JOIN import_batch b ON b.id = f.batch_id WHERE f.person_id = $1 ORDER BY f.kind, f.valid_from, f.id",
+        &[Value::Int(person_id)],
+    )?
+    .iter()
+    .map(|r| {
+        Ok(FactRecord {
+            id: r.int(0)?,
+            kind: r.text(1)?,
+            value: r.text(2)?,
+            valid_from: r.date(3)?,
+            valid_to: r.opt_date(4)?,
+            source: r.text(5)?,
+            batch_id: r.int(6)?,
+            batch_file: r.text(7)?,
+            batch_started: r.time(8)?,
+            ended_by_batch: r.opt_int(9)?,
+            recorded_at: r.time(10)?,
+        })
+    })
+    .collect()
+}
+
+/// Pairs of a person's facts that sources disagree on (fact id, other fact id).
+pub fn person_conflicts(db: &Db, person_id: i64) -> Result<Vec<(i64, i64)>> {
+    db.query(
+        "SELECT c.fact_id, c.other_fact_id FROM fact_conflict c JOIN fact f ON f.id = c.fact_id WHERE f.person_id = $1 ORDER BY c.fact_id",
+        &[Value::Int(person_id)],
+    )?
+    .iter()
+    .map(|r| Ok((r.int(0)?, r.int(1)?)))
+    .collect()
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PersonQuery {
+    /// Part of a name, or a whole ID number.
+    pub text: Option<String>,
+    /// Code prefixes the person's 户籍 must fall in on `as_of` (empty: anywhere).
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    pub as_of: Option<NaiveDate>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PersonListRow {
+    pub id: i64,
+    pub id_number: String,
+    pub name: String,
+    pub sex: i64,
+    pub birth_date: NaiveDate,
+    pub hukou: Option<String>,
+    pub died: Option<NaiveDate>,
+}
+
+/// Range bounds for a code prefix on 12-digit text codes, so that the (kind, value) index is
+/// used on both databases (`LIKE` is not, on PostgreSQL with a non-C collation).
+fn prefix_range(p: &str) -> (String, String) {
+    (p.to_string(), format!("{p}:"))
+}
+
+pub fn search_persons(db: &Db, q: &PersonQuery) -> Result<(Vec<PersonListRow>, i64)> {
+    let as_of = q.as_of.unwrap_or(NaiveDate::MAX);
+    let mut params: Vec<Value> = vec![Value::Date(as_of)];
+    let mut wheres: Vec<String> = Vec::new();
+    if let Some(text) = q.text.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        if text.len() >= 15 && text.chars().all(|c| c.is_ascii_digit() || c == 'X' || c == 'x') {
+            params.push(Value::text(text.to_ascii_uppercase()));
+            wheres.push(format!("p.id_number = ${}", params.len()));
+        } else {
+            params.push(Value::text(format!("%{}%", text.replace(['%', '_'], ""))));
+            wheres.push(format!("p.name LIKE ${}", params.len()));
+        }
+    }
+    if !q.include.is_empty() {
+        let mut ors = Vec::new();
+        for p in &q.include {
+            let (lo, hi) = prefix_range(p);
+            params.push(Value::Text(lo));
+            params.push(Value::Text(hi));
+            ors.push(format!("(h.value >= ${} AND h.value < ${})", params.len() - 1, params.len()));
+        }
+        let mut cond = format!("({})", ors.join(" OR "));
+        for p in &q.exclude {
+            let (lo, hi) = prefix_range(p);
+            params.push(Value::Text(lo));
+            params.push(Value::Text(hi));
+            cond.push_str(&format!(" AND NOT (h.value >= ${} AND h.value < ${})", params.len() - 1, params.len()));
+        }
+        wheres.push(format!(
+            "p.id IN (SELECT h.person_id FROM fact h WHERE h.kind = 'hukou' AND h.valid_from <= $1 AND (h.valid_to IS NULL OR h.valid_to > $1) AND {cond})"
+        ));
+    }
+    let where_sql = if wheres.is_empty() { String::new() } else { format!("WHERE {}", wheres.join(" AND ")) };
+    let total = db
+        .query_one(&format!("SELECT COUNT(*) FROM person p {where_sql}"), &params)?
+        .map(|r| r.int(0))
+        .transpose()?
+        .unwrap_or(0);
+    let n = params.len();
+    params.push(Value::Int(q.limit.clamp(1, 500)));
+    params.push(Value::Int(q.offset.max(0)));
+    let rows = db.query(
+        &format!(
+            "SELECT p.id, p.id_number, p.name, p.sex, p.birth_date,
+               (SELECT h.value FROM fact h WHERE h.person_id = p.id AND h.kind = 'hukou' AND h.valid_from <= $1
+                  AND (h.valid_to IS NULL OR h.valid_to > $1) ORDER BY h.valid_from DESC LIMIT 1),
+               (SELECT MIN(d.valid_from) FROM fact d WHERE d.person_id = p.id AND d.kind = 'death')
+             FROM person p {where_sql} ORDER BY p.id LIMIT ${} OFFSET ${}",
+            n + 1,
+            n + 2
+        ),
+        &params,
+    )?;
+    let list = rows
+        .iter()
+        .map(|r| {
+            Ok(PersonListRow {
+                id: r.int(0)?,
+                id_number: r.text(1)?,
+                name: r.text(2)?,
+                sex: r.int(3)?,
+                birth_date: r.date(4)?,
+                hukou: r.opt_text(5)?,
+                died: r.opt_date(6)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((list, total))
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Counts {
+    pub persons: i64,
+    pub facts: i64,
+    pub batches: i64,
+    pub conflicts: i64,
+}
+
+pub fn counts(db: &Db) -> Result<Counts> {
+    let r = db.query_one(
+        "SELECT (SELECT COUNT(*) FROM person), (SELECT COUNT(*) FROM fact), (SELECT COUNT(*) FROM import_batch), (SELECT COUNT(*) FROM fact_conflict)",
+        &[],
+    )?;
+    match r {
+        Some(r) => Ok(Counts { persons: r.int(0)?, facts: r.int(1)?, batches: r.int(2)?, conflicts: r.int(3)? }),
+        None => Ok(Counts::default()),
+    }
+}
+
+/// Facts with `kind` current on `as_of`, with their persons; used by tests and statistics.
+pub fn count_current(db: &Db, kind: &str, as_of: NaiveDate) -> Result<i64> {
+    Ok(db
+        .query_one(
+            "SELECT COUNT(DISTINCT person_id) FROM fact WHERE kind = $1 AND valid_from <= $2 AND (valid_to IS NULL OR valid_to > $2)",
+            &[Value::text(kind), Value::Date(as_of)],
+        )?
+        .map(|r| r.int(0))
+        .transpose()?
+        .unwrap_or(0))
+}

@@ -1,0 +1,149 @@
+//! SQLite: one file, WAL, a write connection and a few readers.
+
+use std::sync::Mutex;
+
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OpenFlags, ToSql};
+
+use crate::pool::Pool;
+use crate::{Backend, BulkWriter, ColType, Result, Row, StoreError, Tx, Value};
+
+pub struct SqliteDb {
+    writer: Mutex<Connection>,
+    readers: Pool<Connection>,
+}
+
+fn open_conn(path: &str) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA cache_size = -131072;",
+    )?;
+    Ok(conn)
+}
+
+impl SqliteDb {
+    pub fn open(path: &str) -> Result<Self> {
+        let writer = open_conn(path)?;
+        let p = path.to_string();
+        let readers = Pool::new(8, Box::new(move || open_conn(&p)));
+        Ok(SqliteDb { writer: Mutex::new(writer), readers })
+    }
+
+    pub fn tx<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
+        let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut t = SqliteTx { conn: &tx };
+        let out = f(&mut t)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    pub fn read<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
+        let conn = self.readers.get()?;
+        let mut t = SqliteTx { conn: &conn };
+        f(&mut t)
+    }
+}
+
+struct SqliteTx<'c> {
+    conn: &'c Connection,
+}
+
+impl ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Value::Null => ToSqlOutput::Owned(rusqlite::types::Value::Null),
+            Value::Int(n) => ToSqlOutput::Owned(rusqlite::types::Value::Integer(*n)),
+            Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Value::Date(d) => ToSqlOutput::Owned(rusqlite::types::Value::Text(d.format("%Y-%m-%d").to_string())),
+            Value::Time(t) => ToSqlOutput::Owned(rusqlite::types::Value::Text(t.to_rfc3339())),
+        })
+    }
+}
+
+fn read_row(row: &rusqlite::Row<'_>, n: usize) -> rusqlite::Result<Row> {
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        out.push(match row.get_ref(i)? {
+            ValueRef::Null => Value::Null,
+            ValueRef::Integer(v) => Value::Int(v),
+            ValueRef::Real(v) => Value::Text(v.to_string()),
+            ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+            ValueRef::Blob(b) => Value::Text(String::from_utf8_lossy(b).into_owned()),
+        });
+    }
+    Ok(Row(out))
+}
+
+/// `$3` → `?3`: SQLite binds `?NNN` by number, whereas `$3` would be a named parameter bound
+/// by order of first appearance.
+fn numbered(sql: &str) -> std::borrow::Cow<'_, str> {
+    if !sql.contains('$') {
+        return std::borrow::Cow::Borrowed(sql);
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(|n| n.is_ascii_digit()) {
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+impl Tx for SqliteTx<'_> {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    fn exec(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
+        let mut stmt = self.conn.prepare_cached(&numbered(sql))?;
+        let n = stmt.execute(rusqlite::params_from_iter(params.iter()))?;
+        Ok(n as u64)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
+        let mut stmt = self.conn.prepare_cached(&numbered(sql))?;
+        let n = stmt.column_count();
+        let rows = stmt.query_map(rusqlite::params_from_iter(params.iter()), |r| read_row(r, n))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(StoreError::from)
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<()> {
+        self.conn.execute_batch(sql)?;
+        Ok(())
+    }
+
+    fn bulk<'a>(&'a mut self, table: &str, columns: &[&str], _types: &[ColType]) -> Result<Box<dyn BulkWriter + 'a>> {
+        let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
+        let sql = format!("INSERT INTO {table} ({}) VALUES ({})", columns.join(", "), placeholders.join(", "));
+        let stmt = self.conn.prepare(&sql)?;
+        Ok(Box::new(SqliteBulk { stmt, count: 0 }))
+    }
+}
+
+struct SqliteBulk<'c> {
+    stmt: rusqlite::Statement<'c>,
+    count: u64,
+}
+
+impl BulkWriter for SqliteBulk<'_> {
+    fn write(&mut self, row: &[Value]) -> Result<()> {
+        self.stmt.execute(rusqlite::params_from_iter(row.iter()))?;
+        self.count += 1;
+        Ok(())
+    }
+    fn finish(self: Box<Self>) -> Result<u64> {
+        Ok(self.count)
+    }
+}
