@@ -1,0 +1,331 @@
+//! Importing one department file: hash and archive the original, stream and validate every row,
+//! apply the good rows as one batch, and report every bad row with its row number, column and
+//! reason (on screen, as CSV and as `.xlsx`).
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sha2::{Digest, Sha256};
+use yanglao_domain::{Catalogue, Division, DivisionCode, DivisionLevel};
+use yanglao_store::registry::{self, BatchSummary, FailAt, NewBatch, RowIssue, Severity, Staged, StagedFact};
+use yanglao_store::{Db, StoreError};
+
+use crate::reader::{self, Progress, ReadError};
+use crate::sources::{RowReader, Source};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{0}")]
+    Read(#[from] ReadError),
+    #[error("{0}")]
+    Header(String),
+    #[error("数据库错误：{0}")]
+    Store(#[from] StoreError),
+    #[error("写出问题报告失败：{0}")]
+    Report(String),
+}
+
+pub struct ImportOptions<'a> {
+    pub source: &'a Source,
+    /// Facts dated after this day are refused.
+    pub today: NaiveDate,
+    pub now: DateTime<Utc>,
+    /// Where the original file is kept, named by its SHA-256.
+    pub archive_dir: Option<PathBuf>,
+    /// Where error reports are written.
+    pub report_dir: Option<PathBuf>,
+    /// Field key → header used by this office, where it differs from the default mapping.
+    pub header_overrides: HashMap<String, String>,
+    pub fail_at: Option<FailAt>,
+}
+
+#[derive(Debug)]
+pub enum ImportOutcome {
+    Applied { batch: BatchSummary, reports: Vec<PathBuf> },
+    /// The same file (same SHA-256) was imported before for this source: nothing changes.
+    AlreadyImported(BatchSummary),
+}
+
+pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
+    let mut f = File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        h.update(&buf[..n]);
+    }
+    let digest = h.finalize();
+    Ok((digest.iter().map(|b| format!("{b:02x}")).collect(), size))
+}
+
+/// Imports `path` as `opts.source`. `on_start` receives the progress counter and its total
+/// before rows are read, so a caller can draw a progress bar from another thread.
+pub fn import_file(
+    db: &Db,
+    catalogue: &Catalogue,
+    path: &Path,
+    opts: &ImportOptions<'_>,
+    on_start: &mut dyn FnMut(Progress, Option<u64>),
+) -> Result<ImportOutcome, ImportError> {
+    let (sha, size) = sha256_file(path).map_err(ReadError::Io)?;
+    if let Some(b) = registry::find_batch(db, opts.source.code, &sha)? {
+        return Ok(ImportOutcome::AlreadyImported(b));
+    }
+    let file_name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let archive_path = match &opts.archive_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(ReadError::Io)?;
+            let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("dat");
+            let dest = dir.join(format!("{sha}.{ext}"));
+            if !dest.exists() {
+                std::fs::copy(path, &dest).map_err(ReadError::Io)?;
+            }
+            Some(dest.to_string_lossy().to_string())
+        }
+        None => None,
+    };
+    let mut opened = reader::open(path)?;
+    let columns = opts.source.resolve(&opened.header, &opts.header_overrides).map_err(ImportError::Header)?;
+    on_start(opened.progress.clone(), opened.progress_total);
+    let row_reader = RowReader { source: opts.source, columns: &columns, catalogue, today: opts.today };
+    let meta = NewBatch {
+        source: opts.source.code.to_string(),
+        department: opts.source.department.code().to_string(),
+        file_name,
+        sha256: sha,
+        size_bytes: size as i64,
+        encoding: opened.encoding.clone(),
+        archive_path,
+        now: opts.now,
+        fail_at: opts.fail_at,
+    };
+    let mut rows = RowStream { table: &mut opened.table, reader: &row_reader, seen: HashMap::new(), pending: Vec::new(), failed: false };
+    let batch = registry::apply_batch(db, &meta, &mut rows)?;
+    let mut reports = Vec::new();
+    if batch.rows_bad + batch.rows_duplicate > 0 {
+        if let Some(dir) = &opts.report_dir {
+            reports = write_reports(db, &batch, dir)?;
+        }
+    }
+    Ok(ImportOutcome::Applied { batch, reports })
+}
+
+/// Turns file rows into staged facts and issues, one row at a time.
+struct RowStream<'a> {
+    table: &'a mut reader::Table,
+    reader: &'a RowReader<'a>,
+    /// (person, fact kind, start date) → (row, value) of the first row that said it: a later
+    /// row saying the same is a duplicate, saying something else is a contradiction.
+    seen: HashMap<u64, (u64, u64)>,
+    pending: Vec<Staged>,
+    failed: bool,
+}
+
+fn hash_of(parts: &[&str]) -> u64 {
+    let mut h = DefaultHasher::new();
+    parts.hash(&mut h);
+    h.finish()
+}
+
+impl Iterator for RowStream<'_> {
+    type Item = Result<Staged, String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(s) = self.pending.pop() {
+            return Some(Ok(s));
+        }
+        if self.failed {
+            return None;
+        }
+        let (row_no, cells) = match self.table.next_row() {
+            Ok(Some(r)) => r,
+            Ok(None) => return None,
+            Err(e) => {
+                self.failed = true;
+                return Some(Err(e.to_string()));
+            }
+        };
+        let row = row_no as i64;
+        let mut out: Vec<Staged> = Vec::new();
+        match self.reader.parse(&cells) {
+            Err(errors) => {
+                for e in errors {
+                    out.push(Staged::Issue(RowIssue {
+                        row_no: row,
+                        severity: Severity::Error,
+                        column: e.column,
+                        value: e.value,
+                        reason: e.reason,
+                    }));
+                }
+                out.push(Staged::RowDone { ok: false });
+            }
+            Ok(parsed) => {
+                let id = parsed.id_number.as_str().to_string();
+                let mut duplicate_of = None;
+                let mut contradiction = None;
+                let mut keys = Vec::new();
+                for f in &parsed.facts {
+                    let from = f.from.to_string();
+                    let key = hash_of(&[&id, f.kind.code(), &from]);
+                    let to = f.to.map(|d| d.to_string()).unwrap_or_default();
+                    let val = hash_of(&[&f.value, &to]);
+                    match self.seen.get(&key) {
+                        Some((first, v)) if *v == val => duplicate_of = Some(*first),
+                        Some((first, _)) => contradiction = Some((*first, f.kind)),
+                        None => keys.push((key, val)),
+                    }
+                }
+                if let Some((first, kind)) = contradiction {
+                    out.push(Staged::Issue(RowIssue {
+                        row_no: row,
+                        severity: Severity::Error,
+                        column: self.reader.source.fields[0].header.to_string(),
+                        value: parsed.id_number.masked(),
+                        reason: format!("与第{first}行矛盾：同一人同一日期的{}不同；已导入第{first}行，本行未导入，请核实", kind.label()),
+                    }));
+                    out.push(Staged::RowDone { ok: false });
+                } else if keys.is_empty() && !parsed.facts.is_empty() {
+                    out.push(Staged::Issue(RowIssue {
+                        row_no: row,
+                        severity: Severity::Duplicate,
+                        column: String::new(),
+                        value: parsed.id_number.masked(),
+                        reason: format!("与第{}行重复，只导入一次", duplicate_of.unwrap_or(0)),
+                    }));
+                    out.push(Staged::RowDone { ok: true });
+                } else {
+                    for (key, val) in keys {
+                        self.seen.insert(key, (row_no, val));
+                    }
+                    let birth = parsed.id_number.birth_date();
+                    let sex = parsed.id_number.sex().code();
+                    for f in parsed.facts {
+                        out.push(Staged::Fact(StagedFact {
+                            row_no: row,
+                            id_number: id.clone(),
+                            name: parsed.name.clone(),
+                            sex,
+                            birth_date: birth,
+                            kind: f.kind.code(),
+                            value: f.value,
+                            valid_from: f.from,
+                            valid_to: f.to,
+                        }));
+                    }
+                    out.push(Staged::RowDone { ok: true });
+                }
+            }
+        }
+        out.reverse();
+        self.pending = out;
+        self.pending.pop().map(Ok)
+    }
+}
+
+/// Writes the batch's row issues as CSV (UTF-8 with BOM, so Excel opens it) and `.xlsx`.
+pub fn write_reports(db: &Db, batch: &BatchSummary, dir: &Path) -> Result<Vec<PathBuf>, ImportError> {
+    std::fs::create_dir_all(dir).map_err(|e| ImportError::Report(e.to_string()))?;
+    let stem = Path::new(&batch.file_name).file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+    let csv_path = dir.join(format!("批次{}_{}_问题行.csv", batch.id, stem));
+    let xlsx_path = dir.join(format!("批次{}_{}_问题行.xlsx", batch.id, stem));
+    let rep = |e: &dyn std::fmt::Display| ImportError::Report(e.to_string());
+    let mut csv_file = File::create(&csv_path).map_err(|e| rep(&e))?;
+    std::io::Write::write_all(&mut csv_file, b"\xEF\xBB\xBF").map_err(|e| rep(&e))?;
+    let mut w = csv::Writer::from_writer(csv_file);
+    w.write_record(["行号", "类型", "列", "值", "问题"]).map_err(|e| rep(&e))?;
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.set_name("问题行").map_err(|e| rep(&e))?;
+    let bold = rust_xlsxwriter::Format::new().set_bold();
+    for (c, h) in ["行号", "类型", "列", "值", "问题"].iter().enumerate() {
+        sheet.write_string_with_format(0, c as u16, *h, &bold).map_err(|e| rep(&e))?;
+    }
+    sheet.set_column_width(4, 60).map_err(|e| rep(&e))?;
+    let mut offset = 0i64;
+    let mut xrow = 1u32;
+    loop {
+        let page = registry::batch_issues(db, batch.id, 10_000, offset)?;
+        if page.is_empty() {
+            break;
+        }
+        offset += page.len() as i64;
+        for i in page {
+            w.write_record([i.row_no.to_string(), i.severity.label().to_string(), i.column.clone(), i.value.clone(), i.reason.clone()])
+                .map_err(|e| rep(&e))?;
+            if xrow < 1_048_575 {
+                sheet.write_number(xrow, 0, i.row_no as f64).map_err(|e| rep(&e))?;
+                sheet.write_string(xrow, 1, i.severity.label()).map_err(|e| rep(&e))?;
+                sheet.write_string(xrow, 2, &i.column).map_err(|e| rep(&e))?;
+                sheet.write_string(xrow, 3, &i.value).map_err(|e| rep(&e))?;
+                sheet.write_string(xrow, 4, &i.reason).map_err(|e| rep(&e))?;
+                xrow += 1;
+            }
+        }
+    }
+    w.flush().map_err(|e| rep(&e))?;
+    book.save(&xlsx_path).map_err(|e| rep(&e))?;
+    Ok(vec![csv_path, xlsx_path])
+}
+
+/// Village-level divisions (嘎查、村、社区) for the catalogue: 区划代码, 名称. Codes must be
+/// 12-digit village codes under a township the catalogue holds. Applied whole or not at all.
+pub fn import_villages(db: &Db, catalogue: &Catalogue, path: &Path) -> Result<(usize, Vec<RowIssue>), ImportError> {
+    let mut opened = reader::open(path)?;
+    let find = |names: &[&str]| opened.header.iter().position(|h| names.contains(&h.trim()));
+    let (Some(ci), Some(ni)) = (find(&["区划代码", "代码"]), find(&["名称", "区划名称"])) else {
+        return Err(ImportError::Header("村级区划文件缺少必填列：区划代码、名称".into()));
+    };
+    let mut rows = Vec::new();
+    let mut issues = Vec::new();
+    while let Some((row_no, cells)) = opened.table.next_row()? {
+        let raw = cells.get(ci).map(|s| s.trim()).unwrap_or("");
+        let name = cells.get(ni).map(|s| s.trim()).unwrap_or("");
+        let issue = |col: &str, v: &str, reason: String| RowIssue {
+            row_no: row_no as i64,
+            severity: Severity::Error,
+            column: col.into(),
+            value: v.into(),
+            reason,
+        };
+        match DivisionCode::parse(raw) {
+            Err(e) => issues.push(issue("区划代码", raw, e.to_string())),
+            Ok(c) if c.level() != DivisionLevel::Village => issues.push(issue("区划代码", raw, "不是村级（12位，末3位非000）代码".into())),
+            Ok(c) => match c.parent() {
+                Some(t) if catalogue.get(t).is_some() => {
+                    if name.is_empty() {
+                        issues.push(issue("名称", name, "名称为空".into()));
+                    } else {
+                        rows.push(Division {
+                            code: c,
+                            name: name.to_string(),
+                            level: DivisionLevel::Village,
+                            parent: Some(t),
+                            valid_from: None,
+                            valid_to: None,
+                            source: format!("村级区划导入（{}）", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()),
+                        });
+                    }
+                }
+                _ => issues.push(issue("区划代码", raw, "所属乡级区划不在区划库中".into())),
+            },
+        }
+    }
+    let n = rows.len();
+    db.tx(|t| {
+        for d in &rows {
+            yanglao_store::divisions::upsert_division(t, d)?;
+        }
+        Ok(())
+    })?;
+    Ok((n, issues))
+}

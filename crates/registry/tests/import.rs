@@ -1,0 +1,227 @@
+//! Importing a generated region on SQLite and PostgreSQL: every bad row is reported with its row
+//! number, every good row is in, a re-import changes nothing, a failed batch leaves nothing.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+
+use chrono::{NaiveDate, Utc};
+use yanglao_domain::catalogue::builtin;
+use yanglao_domain::{Catalogue, DivisionCode};
+use yanglao_registry::import::{import_file, import_villages, ImportOptions, ImportOutcome};
+use yanglao_registry::sources::source;
+use yanglao_registry::state::state_on;
+use yanglao_registry::synth::{generate, GenOptions, Manifest};
+use yanglao_store::registry::{self, FailAt, PersonQuery, Severity};
+use yanglao_store::{divisions, testing, Db};
+
+fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, day).expect("date")
+}
+
+const AS_OF: (i32, u32, u32) = (2025, 6, 30);
+
+fn as_of() -> NaiveDate {
+    d(AS_OF.0, AS_OF.1, AS_OF.2)
+}
+
+fn gen(dir: &Path, region: &str, people: usize, dirty: bool) -> Manifest {
+    let cat = builtin::catalogue();
+    generate(
+        &cat,
+        &GenOptions {
+            people,
+            seed: 20251124,
+            region: DivisionCode::parse(region).expect("region"),
+            as_of: as_of(),
+            dirty,
+            out: dir.to_path_buf(),
+        },
+    )
+    .expect("generate")
+}
+
+fn opts<'a>(src: &'a yanglao_registry::sources::Source, dir: &Path) -> ImportOptions<'a> {
+    ImportOptions {
+        source: src,
+        today: as_of(),
+        now: Utc::now(),
+        archive_dir: Some(dir.join("originals")),
+        report_dir: Some(dir.join("reports")),
+        header_overrides: HashMap::new(),
+        fail_at: None,
+    }
+}
+
+fn setup(db: &Db, dir: &Path, m: &Manifest) -> Catalogue {
+    divisions::save_catalogue(db, &builtin::catalogue()).expect("divisions");
+    let cat = divisions::load_catalogue(db).expect("load");
+    let (n, issues) = import_villages(db, &cat, &dir.join(&m.villages_file)).expect("villages");
+    assert_eq!(n, m.villages);
+    assert!(issues.is_empty());
+    divisions::load_catalogue(db).expect("reload")
+}
+
+fn import_all(db: &Db, cat: &Catalogue, dir: &Path, m: &Manifest, work: &Path) -> Vec<ImportOutcome> {
+    m.files
+        .iter()
+        .map(|f| {
+            let src = source(&f.source).expect("known source");
+            import_file(db, cat, &dir.join(&f.file), &opts(src, work), &mut |_, _| {}).expect("import")
+        })
+        .collect()
+}
+
+#[test]
+fn dirty_region_every_bad_row_reported_every_good_row_in_reimport_changes_nothing() {
+    for t in testing::all() {
+        let tmp = testing::TempDir::new("yanglao-gen");
+        let dir = tmp.path().join("in");
+        let m = gen(&dir, "150400", 3000, true);
+        assert!(m.files.iter().map(|f| f.errors.len()).sum::<usize>() > 50, "the generator injected faults");
+        let cat = setup(&t.db, &dir, &m);
+        let outcomes = import_all(&t.db, &cat, &dir, &m, tmp.path());
+        for (f, out) in m.files.iter().zip(&outcomes) {
+            let ImportOutcome::Applied { batch, reports } = out else { panic!("{} should be new", f.file) };
+            let ctx = format!("{} on {}", f.file, t.name);
+            assert_eq!(batch.rows_total as u64, f.rows, "{ctx}: rows");
+            assert_eq!(batch.rows_bad as usize, f.errors.len(), "{ctx}: bad rows");
+            assert_eq!(batch.rows_ok as u64, f.good_rows, "{ctx}: good rows");
+            assert_eq!(batch.rows_duplicate as usize, f.duplicates.len(), "{ctx}: duplicates");
+            assert_eq!(batch.facts_new as u64, f.facts, "{ctx}: every good row's facts are in");
+            let issues = registry::batch_issues(&t.db, batch.id, 100_000, 0).expect("issues");
+            let reported: BTreeSet<u64> =
+                issues.iter().filter(|i| i.severity == Severity::Error).map(|i| i.row_no as u64).collect();
+            let expected: BTreeSet<u64> = f.errors.iter().map(|e| e.0).collect();
+            assert_eq!(reported, expected, "{ctx}: exactly the injected rows are reported");
+            let dups: BTreeSet<u64> =
+                issues.iter().filter(|i| i.severity == Severity::Duplicate).map(|i| i.row_no as u64).collect();
+            assert_eq!(dups, f.duplicates.iter().copied().collect(), "{ctx}: duplicates");
+            assert!(issues.iter().all(|i| !i.reason.is_empty()), "{ctx}: every issue has a reason");
+            if !f.errors.is_empty() {
+                assert_eq!(reports.len(), 2, "{ctx}: CSV and xlsx error reports");
+                assert!(reports.iter().all(|p| p.exists()));
+            }
+            if f.encoding == "GBK" {
+                assert_eq!(batch.encoding, "GB18030", "{ctx}: GBK detected");
+            }
+            assert!(batch.archive_path.as_ref().is_some_and(|p| Path::new(p).exists()), "{ctx}: original kept");
+        }
+        // A contradiction between 村（社区） and 民政 is recorded, not overwritten.
+        let counts = registry::counts(&t.db).expect("counts");
+        assert!(counts.conflicts > 0, "{}: source conflicts recorded", t.name);
+
+        // The same files again: nothing changes.
+        let again = import_all(&t.db, &cat, &dir, &m, tmp.path());
+        assert!(again.iter().all(|o| matches!(o, ImportOutcome::AlreadyImported(_))));
+        assert_eq!(registry::counts(&t.db).expect("counts").facts, counts.facts);
+
+        // The same content under another name (a different file): no new facts either.
+        let f = &m.files[0];
+        let copy = tmp.path().join("copy.csv");
+        let mut bytes = std::fs::read(dir.join(&f.file)).expect("read");
+        bytes.extend_from_slice(b"\r\n");
+        std::fs::write(&copy, bytes).expect("write");
+        let src = source(&f.source).expect("source");
+        match import_file(&t.db, &cat, &copy, &opts(src, tmp.path()), &mut |_, _| {}).expect("import") {
+            ImportOutcome::Applied { batch, .. } => {
+                assert_eq!(batch.facts_new, 0, "{}", t.name);
+                assert_eq!(batch.persons_new, 0);
+            }
+            ImportOutcome::AlreadyImported(_) => panic!("different bytes are a new file"),
+        }
+
+        // A 公安 death ends every running fact on its date, whichever file came first.
+        let open_after_death = t
+            .db
+            .query_one(
+                "SELECT COUNT(*) FROM fact f JOIN fact d ON d.person_id = f.person_id AND d.kind = 'death'
+                 WHERE f.kind <> 'death' AND f.valid_from <= d.valid_from AND (f.valid_to IS NULL OR f.valid_to > d.valid_from)",
+                &[],
+            )
+            .expect("q")
+            .expect("row")
+            .int(0)
+            .expect("int");
+        assert_eq!(open_after_death, 0, "{}", t.name);
+        let deaths = registry::count_current(&t.db, "death", as_of()).expect("count");
+        assert!(deaths > 0);
+    }
+}
+
+#[test]
+fn a_batch_failing_half_way_leaves_nothing() {
+    for t in testing::all() {
+        let tmp = testing::TempDir::new("yanglao-gen");
+        let dir = tmp.path().join("in");
+        let m = gen(&dir, "150400", 500, false);
+        let cat = setup(&t.db, &dir, &m);
+        let f = &m.files[0];
+        let src = source(&f.source).expect("source");
+        let mut o = opts(src, tmp.path());
+        o.fail_at = Some(FailAt::AfterFacts);
+        assert!(import_file(&t.db, &cat, &dir.join(&f.file), &o, &mut |_, _| {}).is_err());
+        let c = registry::counts(&t.db).expect("counts");
+        assert_eq!((c.persons, c.facts, c.batches), (0, 0, 0), "{}: nothing of a failed batch remains", t.name);
+        // And the file can then be imported for real.
+        o.fail_at = None;
+        assert!(matches!(
+            import_file(&t.db, &cat, &dir.join(&f.file), &o, &mut |_, _| {}).expect("import"),
+            ImportOutcome::Applied { .. }
+        ));
+        assert_eq!(registry::counts(&t.db).expect("counts").persons as u64, f.good_rows);
+    }
+}
+
+#[test]
+fn hotan_split_as_of_queries_and_fact_boundaries() {
+    for t in testing::all() {
+        let tmp = testing::TempDir::new("yanglao-gen");
+        let dir = tmp.path().join("in");
+        let m = gen(&dir, "653200", 4000, false);
+        let cat = setup(&t.db, &dir, &m);
+        import_all(&t.db, &cat, &dir, &m, tmp.path());
+        let hekang = DivisionCode::parse("653228").expect("code");
+        let pishan = DivisionCode::parse("653223").expect("code");
+        let after = d(2025, 1, 1);
+        let before = d(2024, 12, 1);
+        // Membership of the divisions on `on`, facts as they stood `after` the split, so that
+        // deaths in between do not blur the comparison.
+        let search = |div: DivisionCode, on: NaiveDate| {
+            let scope = cat.scope_on(div, on);
+            let q = PersonQuery {
+                include: scope.include,
+                exclude: scope.exclude,
+                as_of: Some(after),
+                limit: 500,
+                ..Default::default()
+            };
+            registry::search_persons(&t.db, &q).expect("search")
+        };
+        let (in_hekang, n_hekang) = search(hekang, after);
+        assert!(n_hekang > 0, "{}: people live in 和康县 after the split", t.name);
+        // Their ID numbers still carry the old county (born long before 2024-12-27) ...
+        assert!(in_hekang.iter().all(|p| p.id_number.starts_with("653223") || !p.id_number.starts_with("6532")));
+        // ... and their records are coded to 赛图拉镇 of 皮山县, found under 和康县 by date.
+        assert!(in_hekang.iter().all(|p| p.hukou.as_deref().is_some_and(|h| h.starts_with("653223102"))));
+        let (_, n_pishan_after) = search(pishan, after);
+        let (_, n_pishan_before) = search(pishan, before);
+        let (_, n_hekang_before) = search(hekang, before);
+        assert_eq!(n_hekang_before, 0, "{}", t.name);
+        assert_eq!(n_pishan_before, n_pishan_after + n_hekang, "{}: nobody lost in the split", t.name);
+
+        // A fact's end date is exclusive: 低保 ended on D is not held on D.
+        let row = t
+            .db
+            .query_one(
+                "SELECT p.id, f.valid_to FROM fact f JOIN person p ON p.id = f.person_id
+                 WHERE f.kind = 'dibao' AND f.valid_to IS NOT NULL AND f.ended_by_batch IS NULL ORDER BY p.id LIMIT 1",
+                &[],
+            )
+            .expect("q")
+            .expect("a 低保 that ended");
+        let (pid, end) = (row.int(0).expect("id"), row.date(1).expect("date"));
+        let facts = registry::person_facts(&t.db, pid).expect("facts");
+        assert_eq!(state_on(&facts, end.pred_opt().expect("day")).value(yanglao_domain::FactKind::Dibao), Some("是"));
+        assert_eq!(state_on(&facts, end).value(yanglao_domain::FactKind::Dibao), None);
+    }
+}
