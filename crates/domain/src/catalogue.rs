@@ -105,9 +105,17 @@ impl CodeScope {
 }
 
 impl Catalogue {
-    pub fn new(divisions: Vec<Division>, moves: Vec<DivisionMove>, changes: Vec<DivisionChange>) -> Self {
+    pub fn new(
+        divisions: Vec<Division>,
+        moves: Vec<DivisionMove>,
+        changes: Vec<DivisionChange>,
+    ) -> Self {
         let divisions = divisions.into_iter().map(|d| (d.code, d)).collect();
-        Catalogue { divisions, moves, changes }
+        Catalogue {
+            divisions,
+            moves,
+            changes,
+        }
     }
 
     pub fn get(&self, code: DivisionCode) -> Option<&Division> {
@@ -143,13 +151,21 @@ impl Catalogue {
             .max_by_key(|m| m.effective);
         match moved {
             Some(m) => Some(m.to_parent),
-            None => self.get(code).and_then(|d| d.parent).or_else(|| code.parent()),
+            None => self
+                .get(code)
+                .and_then(|d| d.parent)
+                .or_else(|| code.parent()),
         }
     }
 
     /// Is `code` within `ancestor` on `date`? A code not in the catalogue (a synthetic or new
     /// village) is placed by its nearest catalogued ancestor.
-    pub fn is_within_on(&self, code: DivisionCode, ancestor: DivisionCode, date: NaiveDate) -> bool {
+    pub fn is_within_on(
+        &self,
+        code: DivisionCode,
+        ancestor: DivisionCode,
+        date: NaiveDate,
+    ) -> bool {
         let mut cur = Some(code);
         while let Some(c) = cur {
             if c == ancestor {
@@ -165,7 +181,10 @@ impl Catalogue {
 
     /// The code prefixes making up `ancestor` on `date`, for set-based queries.
     pub fn scope_on(&self, ancestor: DivisionCode, date: NaiveDate) -> CodeScope {
-        let mut scope = CodeScope { include: vec![ancestor.prefix()], exclude: vec![] };
+        let mut scope = CodeScope {
+            include: vec![ancestor.prefix()],
+            exclude: vec![],
+        };
         for m in &self.moves {
             let moved_in = self.is_within_on(m.code, ancestor, date);
             let structurally_in = m.code.is_within(ancestor);
@@ -199,7 +218,9 @@ impl Catalogue {
     }
 
     pub fn name(&self, code: DivisionCode) -> String {
-        self.get(code).map(|d| d.name.clone()).unwrap_or_else(|| code.short())
+        self.get(code)
+            .map(|d| d.name.clone())
+            .unwrap_or_else(|| code.short())
     }
 
     /// Children on `date`, sorted by code.
@@ -222,14 +243,32 @@ pub mod builtin {
     use super::*;
 
     const COUNTY_FILES: [(&str, &str); 3] = [
-        ("mca2024_county_level_15_neimenggu.csv", include_str!("../data/divisions/mca2024_county_level_15_neimenggu.csv")),
-        ("mca2024_county_level_6532_hotan.csv", include_str!("../data/divisions/mca2024_county_level_6532_hotan.csv")),
-        ("mca2024_county_level_5305_baoshan.csv", include_str!("../data/divisions/mca2024_county_level_5305_baoshan.csv")),
+        (
+            "mca2024_county_level_15_neimenggu.csv",
+            include_str!("../data/divisions/mca2024_county_level_15_neimenggu.csv"),
+        ),
+        (
+            "mca2024_county_level_6532_hotan.csv",
+            include_str!("../data/divisions/mca2024_county_level_6532_hotan.csv"),
+        ),
+        (
+            "mca2024_county_level_5305_baoshan.csv",
+            include_str!("../data/divisions/mca2024_county_level_5305_baoshan.csv"),
+        ),
     ];
     const TOWNSHIP_FILES: [(&str, &str); 3] = [
-        ("nbs2023_township_15_neimenggu.csv", include_str!("../data/divisions/nbs2023_township_15_neimenggu.csv")),
-        ("nbs2023_township_6532_hotan.csv", include_str!("../data/divisions/nbs2023_township_6532_hotan.csv")),
-        ("nbs2023_township_5305_baoshan.csv", include_str!("../data/divisions/nbs2023_township_5305_baoshan.csv")),
+        (
+            "nbs2023_township_15_neimenggu.csv",
+            include_str!("../data/divisions/nbs2023_township_15_neimenggu.csv"),
+        ),
+        (
+            "nbs2023_township_6532_hotan.csv",
+            include_str!("../data/divisions/nbs2023_township_6532_hotan.csv"),
+        ),
+        (
+            "nbs2023_township_5305_baoshan.csv",
+            include_str!("../data/divisions/nbs2023_township_5305_baoshan.csv"),
+        ),
     ];
 
     /// 新疆维吾尔自治区人民政府 2024-12-27 公告 (standards/README.md §6.5).
@@ -286,10 +325,25 @@ pub mod builtin {
         let mut moves = Vec::new();
         let mut changes = Vec::new();
         for (new_county, old_county, seat, seat_name, new_name, old_name) in [
-            ("653228", "653223", "653223102000", "赛图拉镇", "和康县", "皮山县"),
-            ("653229", "653221", "653221103000", "红柳镇", "和安县", "和田县"),
+            (
+                "653228",
+                "653223",
+                "653223102000",
+                "赛图拉镇",
+                "和康县",
+                "皮山县",
+            ),
+            (
+                "653229",
+                "653221",
+                "653221103000",
+                "红柳镇",
+                "和安县",
+                "和田县",
+            ),
         ] {
-            let (Some(n), Some(o), Some(s)) = (code(new_county), code(old_county), code(seat)) else {
+            let (Some(n), Some(o), Some(s)) = (code(new_county), code(old_county), code(seat))
+            else {
                 continue;
             };
             changes.push(DivisionChange {
@@ -329,7 +383,11 @@ mod tests {
         // standards/README.md §6.4: "12 盟市, 103 county-level units" and "1,225 township-level units".
         let cat = builtin::catalogue();
         let im = c("150000");
-        let count = |level| cat.all().filter(|x| x.level == level && x.code.is_within(im)).count();
+        let count = |level| {
+            cat.all()
+                .filter(|x| x.level == level && x.code.is_within(im))
+                .count()
+        };
         assert_eq!(count(DivisionLevel::Prefecture), 12);
         assert_eq!(count(DivisionLevel::County), 103);
         assert_eq!(count(DivisionLevel::Township), 1225);
@@ -371,6 +429,8 @@ mod tests {
         assert!(new.contains(c("653228101201")));
         let before = cat.scope_on(c("653228"), d(2024, 1, 1));
         assert!(!before.contains(village));
-        assert!(cat.path_name(village, d(2025, 1, 1)).contains("和康县 赛图拉镇"));
+        assert!(cat
+            .path_name(village, d(2025, 1, 1))
+            .contains("和康县 赛图拉镇"));
     }
 }

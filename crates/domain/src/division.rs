@@ -78,14 +78,16 @@ impl DivisionCode {
             return Err(DivisionCodeError::Format(s.to_string()));
         }
         let padded = format!("{s:0<12}");
-        let n: u64 = padded.parse().map_err(|_| DivisionCodeError::Format(s.to_string()))?;
+        let n: u64 = padded
+            .parse()
+            .map_err(|_| DivisionCodeError::Format(s.to_string()))?;
         let code = DivisionCode(n);
         if code.segment(0) == 0 {
             return Err(DivisionCodeError::NoProvince(s.to_string()));
         }
         // A zero prefecture with anything below it cannot occur; a zero county with a township
         // below it can (东莞 441900003000: towns directly under a prefecture-level city).
-        if code.segment(1) == 0 && n % SEGMENTS[1].1 != 0 {
+        if code.segment(1) == 0 && !n.is_multiple_of(SEGMENTS[1].1) {
             return Err(DivisionCodeError::Gap(s.to_string()));
         }
         Ok(code)
@@ -250,11 +252,26 @@ mod tests {
 
     #[test]
     fn malformed_codes_are_rejected() {
-        assert_eq!(DivisionCode::parse("").unwrap_err(), DivisionCodeError::Empty);
-        assert!(matches!(DivisionCode::parse("1501"), Err(DivisionCodeError::Format(_))));
-        assert!(matches!(DivisionCode::parse("15010A"), Err(DivisionCodeError::Format(_))));
-        assert!(matches!(DivisionCode::parse("001020"), Err(DivisionCodeError::NoProvince(_))));
-        assert!(matches!(DivisionCode::parse("150002"), Err(DivisionCodeError::Gap(_))));
+        assert_eq!(
+            DivisionCode::parse("").unwrap_err(),
+            DivisionCodeError::Empty
+        );
+        assert!(matches!(
+            DivisionCode::parse("1501"),
+            Err(DivisionCodeError::Format(_))
+        ));
+        assert!(matches!(
+            DivisionCode::parse("15010A"),
+            Err(DivisionCodeError::Format(_))
+        ));
+        assert!(matches!(
+            DivisionCode::parse("001020"),
+            Err(DivisionCodeError::NoProvince(_))
+        ));
+        assert!(matches!(
+            DivisionCode::parse("150002"),
+            Err(DivisionCodeError::Gap(_))
+        ));
     }
 
     #[test]

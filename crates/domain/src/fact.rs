@@ -100,20 +100,35 @@ pub enum FactKind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FactValueError {
     #[error("“{value}”不是有效的{what}（可选：{allowed}）")]
-    NotAllowed { value: String, what: &'static str, allowed: String },
+    NotAllowed {
+        value: String,
+        what: &'static str,
+        allowed: String,
+    },
     #[error("{what}为空")]
     Empty { what: &'static str },
     #[error("{0}")]
     Division(#[from] crate::division::DivisionCodeError),
 }
 
-pub const DISABILITY_CATEGORIES: [&str; 7] = ["视力", "听力", "言语", "肢体", "智力", "精神", "多重"];
-pub const PENSION_TYPES: [&str; 3] = ["城镇职工基本养老保险", "城乡居民基本养老保险", "机关事业单位养老保险"];
+pub const DISABILITY_CATEGORIES: [&str; 7] =
+    ["视力", "听力", "言语", "肢体", "智力", "精神", "多重"];
+pub const PENSION_TYPES: [&str; 3] = [
+    "城镇职工基本养老保险",
+    "城乡居民基本养老保险",
+    "机关事业单位养老保险",
+];
 pub const PENSION_STATUSES: [&str; 4] = ["参保缴费", "待遇领取", "暂停", "终止"];
 pub const MEDICAL_TYPES: [&str; 2] = ["职工基本医疗保险", "城乡居民基本医疗保险"];
 pub const MEDICAL_STATUSES: [&str; 2] = ["参保", "停保"];
-pub const YOUFU_CATEGORIES: [&str; 6] =
-    ["残疾军人", "烈士遗属", "因公牺牲军人遗属", "病故军人遗属", "在乡复员军人", "带病回乡退伍军人"];
+pub const YOUFU_CATEGORIES: [&str; 6] = [
+    "残疾军人",
+    "烈士遗属",
+    "因公牺牲军人遗属",
+    "病故军人遗属",
+    "在乡复员军人",
+    "带病回乡退伍军人",
+];
 pub const FAMILY_PLANNING: [&str; 2] = ["独生子女死亡", "独生子女伤残"];
 pub const LIVING: [&str; 3] = ["独居", "空巢", "留守"];
 pub const LIVING_WITH_FAMILY: &str = "与家人同住";
@@ -193,14 +208,23 @@ impl FactKind {
     pub fn canonical_value(self, raw: &str) -> Result<String, FactValueError> {
         let v = raw.trim();
         let what = self.label();
-        if v.is_empty() && !matches!(self, FactKind::Death | FactKind::Dibao | FactKind::LowIncome) {
+        if v.is_empty()
+            && !matches!(
+                self,
+                FactKind::Death | FactKind::Dibao | FactKind::LowIncome
+            )
+        {
             return Err(FactValueError::Empty { what });
         }
         let one_of = |allowed: &[&str], value: &str| -> Result<String, FactValueError> {
             if allowed.contains(&value) {
                 Ok(value.to_string())
             } else {
-                Err(FactValueError::NotAllowed { value: value.to_string(), what, allowed: allowed.join("、") })
+                Err(FactValueError::NotAllowed {
+                    value: value.to_string(),
+                    what,
+                    allowed: allowed.join("、"),
+                })
             }
         };
         match self {
@@ -223,7 +247,10 @@ impl FactKind {
                 if v == LIVING_WITH_FAMILY {
                     return Ok(v.to_string());
                 }
-                let mut parts: Vec<&str> = v.split(['、', ',', '，', ';', '；', ' ']).filter(|p| !p.is_empty()).collect();
+                let mut parts: Vec<&str> = v
+                    .split(['、', ',', '，', ';', '；', ' '])
+                    .filter(|p| !p.is_empty())
+                    .collect();
                 for p in &parts {
                     one_of(&[LIVING[0], LIVING[1], LIVING[2], LIVING_WITH_FAMILY], p)?;
                 }
@@ -243,16 +270,26 @@ impl FactKind {
             FactKind::LegalSupporter => one_of(&["有", "无"], v),
             FactKind::Pension => {
                 let (t, s) = v.split_once(':').unwrap_or((v, ""));
-                Ok(format!("{}:{}", one_of(&PENSION_TYPES, t)?, one_of(&PENSION_STATUSES, s)?))
+                Ok(format!(
+                    "{}:{}",
+                    one_of(&PENSION_TYPES, t)?,
+                    one_of(&PENSION_STATUSES, s)?
+                ))
             }
             FactKind::Medical => {
                 let (t, s) = v.split_once(':').unwrap_or((v, ""));
-                Ok(format!("{}:{}", one_of(&MEDICAL_TYPES, t)?, one_of(&MEDICAL_STATUSES, s)?))
+                Ok(format!(
+                    "{}:{}",
+                    one_of(&MEDICAL_TYPES, t)?,
+                    one_of(&MEDICAL_STATUSES, s)?
+                ))
             }
             FactKind::CapabilityLevel => {
                 let level = match v {
                     "0" | "1" | "2" | "3" | "4" => v.parse::<usize>().ok(),
-                    _ => CAPABILITY_LEVELS.iter().position(|n| *n == v || n.starts_with(v)),
+                    _ => CAPABILITY_LEVELS
+                        .iter()
+                        .position(|n| *n == v || n.starts_with(v)),
                 };
                 match level {
                     Some(l) => Ok(l.to_string()),
@@ -287,8 +324,12 @@ impl FactKind {
     /// The departments whose data normally carry this fact.
     pub fn usual_department(self) -> Department {
         match self {
-            FactKind::Hukou | FactKind::Residence | FactKind::UrbanRural | FactKind::Death => Department::Gongan,
-            FactKind::Dibao | FactKind::Tekun | FactKind::LowIncome | FactKind::Living => Department::Minzheng,
+            FactKind::Hukou | FactKind::Residence | FactKind::UrbanRural | FactKind::Death => {
+                Department::Gongan
+            }
+            FactKind::Dibao | FactKind::Tekun | FactKind::LowIncome | FactKind::Living => {
+                Department::Minzheng
+            }
             FactKind::Disability => Department::Canlian,
             FactKind::FamilyPlanningSpecial | FactKind::CapabilityLevel => Department::Weijian,
             FactKind::Youfu | FactKind::LegalSupporter => Department::Tuiyi,
@@ -334,14 +375,32 @@ mod tests {
 
     #[test]
     fn values_are_normalised() {
-        assert_eq!(FactKind::Disability.canonical_value("肢体:二级").expect("ok"), "肢体:2");
+        assert_eq!(
+            FactKind::Disability
+                .canonical_value("肢体:二级")
+                .expect("ok"),
+            "肢体:2"
+        );
         assert_eq!(FactKind::Disability.display_value("肢体:2"), "肢体残疾二级");
         assert!(FactKind::Disability.canonical_value("肢体:5").is_err());
-        assert_eq!(FactKind::Living.canonical_value("留守、独居").expect("ok"), "独居、留守");
-        assert!(FactKind::Living.canonical_value("独居、与家人同住").is_err());
-        assert_eq!(FactKind::CapabilityLevel.canonical_value("能力中度受损").expect("ok"), "2");
+        assert_eq!(
+            FactKind::Living.canonical_value("留守、独居").expect("ok"),
+            "独居、留守"
+        );
+        assert!(FactKind::Living
+            .canonical_value("独居、与家人同住")
+            .is_err());
+        assert_eq!(
+            FactKind::CapabilityLevel
+                .canonical_value("能力中度受损")
+                .expect("ok"),
+            "2"
+        );
         assert!(FactKind::CapabilityLevel.canonical_value("7").is_err());
-        assert_eq!(FactKind::Hukou.canonical_value("150102").expect("ok"), "150102000000");
+        assert_eq!(
+            FactKind::Hukou.canonical_value("150102").expect("ok"),
+            "150102000000"
+        );
         let e = FactKind::Tekun.canonical_value("全托").unwrap_err();
         assert!(e.to_string().contains("分散供养"));
     }

@@ -59,25 +59,37 @@ impl IdNumber {
             18 => {
                 for (i, c) in chars[..17].iter().enumerate() {
                     if !c.is_ascii_digit() {
-                        return Err(IdNumberError::NotDigit { position: i + 1, found: *c });
+                        return Err(IdNumberError::NotDigit {
+                            position: i + 1,
+                            found: *c,
+                        });
                     }
                 }
                 let last = chars[17].to_ascii_uppercase();
                 if !(last.is_ascii_digit() || last == 'X') {
-                    return Err(IdNumberError::NotDigit { position: 18, found: chars[17] });
+                    return Err(IdNumberError::NotDigit {
+                        position: 18,
+                        found: chars[17],
+                    });
                 }
                 let body: String = chars[..17].iter().collect();
                 validate_body(&body)?;
                 let expected = check_char(body.as_bytes());
                 if expected != last {
-                    return Err(IdNumberError::CheckDigit { expected, found: last });
+                    return Err(IdNumberError::CheckDigit {
+                        expected,
+                        found: last,
+                    });
                 }
                 Ok(IdNumber(format!("{body}{last}")))
             }
             15 => {
                 for (i, c) in chars.iter().enumerate() {
                     if !c.is_ascii_digit() {
-                        return Err(IdNumberError::NotDigit { position: i + 1, found: *c });
+                        return Err(IdNumberError::NotDigit {
+                            position: i + 1,
+                            found: *c,
+                        });
                     }
                 }
                 let body = format!("{}19{}", &s[..6], &s[6..15]);
@@ -90,8 +102,16 @@ impl IdNumber {
     }
 
     /// Builds a valid number from its parts; used by the synthetic-data generator.
-    pub fn from_parts(address: &str, birth: NaiveDate, sequence: u16) -> Result<Self, IdNumberError> {
-        let body = format!("{address:0>6.6}{}{:03}", birth.format("%Y%m%d"), sequence % 1000);
+    pub fn from_parts(
+        address: &str,
+        birth: NaiveDate,
+        sequence: u16,
+    ) -> Result<Self, IdNumberError> {
+        let body = format!(
+            "{address:0>6.6}{}{:03}",
+            birth.format("%Y%m%d"),
+            sequence % 1000
+        );
         validate_body(&body)?;
         let check = check_char(body.as_bytes());
         Ok(IdNumber(format!("{body}{check}")))
@@ -142,7 +162,11 @@ fn parse_birth(s: &str) -> Option<NaiveDate> {
 
 /// ISO 7064 MOD 11-2 over the first 17 digits.
 fn check_char(body: &[u8]) -> char {
-    let sum: u32 = body.iter().zip(WEIGHTS).map(|(d, w)| u32::from(d - b'0') * w).sum();
+    let sum: u32 = body
+        .iter()
+        .zip(WEIGHTS)
+        .map(|(d, w)| u32::from(d - b'0') * w)
+        .sum();
     char::from(CHECK_CHARS[(sum % 11) as usize])
 }
 
@@ -181,7 +205,10 @@ mod tests {
     fn standard_examples_check_digit() {
         // standards/README.md §6.1: "11010519491231002X → X ✓, 440524188001010014 → 4 ✓"
         let a = IdNumber::parse("11010519491231002X").expect("valid");
-        assert_eq!(a.birth_date(), NaiveDate::from_ymd_opt(1949, 12, 31).expect("date"));
+        assert_eq!(
+            a.birth_date(),
+            NaiveDate::from_ymd_opt(1949, 12, 31).expect("date")
+        );
         assert_eq!(a.sex(), Sex::Female);
         let b = IdNumber::parse("440524188001010014").expect("valid");
         assert_eq!(b.sex(), Sex::Male);
@@ -197,21 +224,36 @@ mod tests {
     #[test]
     fn wrong_check_digit_names_expected() {
         let e = IdNumber::parse("110105194912310021").unwrap_err();
-        assert_eq!(e, IdNumberError::CheckDigit { expected: 'X', found: '1' });
+        assert_eq!(
+            e,
+            IdNumberError::CheckDigit {
+                expected: 'X',
+                found: '1'
+            }
+        );
         assert!(e.to_string().contains("应为“X”"));
     }
 
     #[test]
     fn invalid_forms_are_rejected_with_reasons() {
         assert_eq!(IdNumber::parse(" ").unwrap_err(), IdNumberError::Empty);
-        assert_eq!(IdNumber::parse("1234").unwrap_err(), IdNumberError::Length(4));
+        assert_eq!(
+            IdNumber::parse("1234").unwrap_err(),
+            IdNumberError::Length(4)
+        );
         assert_eq!(
             IdNumber::parse("11010519A91231002X").unwrap_err(),
-            IdNumberError::NotDigit { position: 9, found: 'A' }
+            IdNumberError::NotDigit {
+                position: 9,
+                found: 'A'
+            }
         );
         assert_eq!(
             IdNumber::parse("11010519491231002Y").unwrap_err(),
-            IdNumberError::NotDigit { position: 18, found: 'Y' }
+            IdNumberError::NotDigit {
+                position: 18,
+                found: 'Y'
+            }
         );
         // 2023-02-29 does not exist.
         assert!(matches!(
@@ -233,7 +275,10 @@ mod tests {
     #[test]
     fn leap_day_birth_is_valid() {
         let id = IdNumber::parse(&with_check("15010219400229002")).expect("1940 is a leap year");
-        assert_eq!(id.birth_date(), NaiveDate::from_ymd_opt(1940, 2, 29).expect("date"));
+        assert_eq!(
+            id.birth_date(),
+            NaiveDate::from_ymd_opt(1940, 2, 29).expect("date")
+        );
     }
 
     #[test]
@@ -243,7 +288,10 @@ mod tests {
         assert_eq!(&id.as_str()[..17], "15010219500101123");
         assert_eq!(id.as_str().len(), 18);
         assert_eq!(id.sex(), Sex::Male);
-        assert!(IdNumber::parse(id.as_str()).is_ok(), "upgraded number has a valid check digit");
+        assert!(
+            IdNumber::parse(id.as_str()).is_ok(),
+            "upgraded number has a valid check digit"
+        );
     }
 
     #[test]

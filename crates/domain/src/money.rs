@@ -32,7 +32,11 @@ impl Fen {
 
     /// Parses a yuan amount written by people: "100", "100.5", "100.50", "-3.20", "1,200.00".
     pub fn parse_yuan(input: &str) -> Result<Self, MoneyError> {
-        let s: String = input.trim().chars().filter(|c| *c != ',' && *c != '，').collect();
+        let s: String = input
+            .trim()
+            .chars()
+            .filter(|c| *c != ',' && *c != '，')
+            .collect();
         let s = s.trim_end_matches('元');
         let err = || MoneyError::Format(input.trim().to_string());
         let (neg, body) = match s.strip_prefix('-') {
@@ -49,7 +53,9 @@ impl Fen {
         if frac.len() > 2 || !frac.bytes().all(|b| b.is_ascii_digit()) {
             return Err(err());
         }
-        let int: i64 = int.parse().map_err(|_| MoneyError::Overflow(input.trim().to_string()))?;
+        let int: i64 = int
+            .parse()
+            .map_err(|_| MoneyError::Overflow(input.trim().to_string()))?;
         let frac_fen: i64 = match frac.len() {
             0 => 0,
             1 => i64::from(frac.as_bytes()[0] - b'0') * 10,

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
 use yanglao_domain::{Catalogue, Division, DivisionCode, DivisionLevel};
-use yanglao_store::registry::{self, BatchSummary, FailAt, NewBatch, RowIssue, Severity, Staged, StagedFact};
+use yanglao_store::registry::{
+    self, BatchSummary, FailAt, NewBatch, RowIssue, Severity, Staged, StagedFact,
+};
 use yanglao_store::{Db, StoreError};
 
 use crate::reader::{self, Progress, ReadError};
@@ -45,7 +47,10 @@ pub struct ImportOptions<'a> {
 
 #[derive(Debug)]
 pub enum ImportOutcome {
-    Applied { batch: BatchSummary, reports: Vec<PathBuf> },
+    Applied {
+        batch: BatchSummary,
+        reports: Vec<PathBuf>,
+    },
     /// The same file (same SHA-256) was imported before for this source: nothing changes.
     AlreadyImported(BatchSummary),
 }
@@ -80,7 +85,10 @@ pub fn import_file(
     if let Some(b) = registry::find_batch(db, opts.source.code, &sha)? {
         return Ok(ImportOutcome::AlreadyImported(b));
     }
-    let file_name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
     let archive_path = match &opts.archive_dir {
         Some(dir) => {
             std::fs::create_dir_all(dir).map_err(ReadError::Io)?;
@@ -94,9 +102,17 @@ pub fn import_file(
         None => None,
     };
     let mut opened = reader::open(path)?;
-    let columns = opts.source.resolve(&opened.header, &opts.header_overrides).map_err(ImportError::Header)?;
+    let columns = opts
+        .source
+        .resolve(&opened.header, &opts.header_overrides)
+        .map_err(ImportError::Header)?;
     on_start(opened.progress.clone(), opened.progress_total);
-    let row_reader = RowReader { source: opts.source, columns: &columns, catalogue, today: opts.today };
+    let row_reader = RowReader {
+        source: opts.source,
+        columns: &columns,
+        catalogue,
+        today: opts.today,
+    };
     let meta = NewBatch {
         source: opts.source.code.to_string(),
         department: opts.source.department.code().to_string(),
@@ -108,7 +124,13 @@ pub fn import_file(
         now: opts.now,
         fail_at: opts.fail_at,
     };
-    let mut rows = RowStream { table: &mut opened.table, reader: &row_reader, seen: HashMap::new(), pending: Vec::new(), failed: false };
+    let mut rows = RowStream {
+        table: &mut opened.table,
+        reader: &row_reader,
+        seen: HashMap::new(),
+        pending: Vec::new(),
+        failed: false,
+    };
     let batch = registry::apply_batch(db, &meta, &mut rows)?;
     let mut reports = Vec::new();
     if batch.rows_bad + batch.rows_duplicate > 0 {
@@ -233,22 +255,32 @@ impl Iterator for RowStream<'_> {
 }
 
 /// Writes the batch's row issues as CSV (UTF-8 with BOM, so Excel opens it) and `.xlsx`.
-pub fn write_reports(db: &Db, batch: &BatchSummary, dir: &Path) -> Result<Vec<PathBuf>, ImportError> {
+pub fn write_reports(
+    db: &Db,
+    batch: &BatchSummary,
+    dir: &Path,
+) -> Result<Vec<PathBuf>, ImportError> {
     std::fs::create_dir_all(dir).map_err(|e| ImportError::Report(e.to_string()))?;
-    let stem = Path::new(&batch.file_name).file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+    let stem = Path::new(&batch.file_name)
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default();
     let csv_path = dir.join(format!("批次{}_{}_问题行.csv", batch.id, stem));
     let xlsx_path = dir.join(format!("批次{}_{}_问题行.xlsx", batch.id, stem));
     let rep = |e: &dyn std::fmt::Display| ImportError::Report(e.to_string());
     let mut csv_file = File::create(&csv_path).map_err(|e| rep(&e))?;
     std::io::Write::write_all(&mut csv_file, b"\xEF\xBB\xBF").map_err(|e| rep(&e))?;
     let mut w = csv::Writer::from_writer(csv_file);
-    w.write_record(["行号", "类型", "列", "值", "问题"]).map_err(|e| rep(&e))?;
+    w.write_record(["行号", "类型", "列", "值", "问题"])
+        .map_err(|e| rep(&e))?;
     let mut book = rust_xlsxwriter::Workbook::new();
     let sheet = book.add_worksheet();
     sheet.set_name("问题行").map_err(|e| rep(&e))?;
     let bold = rust_xlsxwriter::Format::new().set_bold();
     for (c, h) in ["行号", "类型", "列", "值", "问题"].iter().enumerate() {
-        sheet.write_string_with_format(0, c as u16, *h, &bold).map_err(|e| rep(&e))?;
+        sheet
+            .write_string_with_format(0, c as u16, *h, &bold)
+            .map_err(|e| rep(&e))?;
     }
     sheet.set_column_width(4, 60).map_err(|e| rep(&e))?;
     let mut offset = 0i64;
@@ -260,14 +292,28 @@ pub fn write_reports(db: &Db, batch: &BatchSummary, dir: &Path) -> Result<Vec<Pa
         }
         offset += page.len() as i64;
         for i in page {
-            w.write_record([i.row_no.to_string(), i.severity.label().to_string(), i.column.clone(), i.value.clone(), i.reason.clone()])
-                .map_err(|e| rep(&e))?;
+            w.write_record([
+                i.row_no.to_string(),
+                i.severity.label().to_string(),
+                i.column.clone(),
+                i.value.clone(),
+                i.reason.clone(),
+            ])
+            .map_err(|e| rep(&e))?;
             if xrow < 1_048_575 {
-                sheet.write_number(xrow, 0, i.row_no as f64).map_err(|e| rep(&e))?;
-                sheet.write_string(xrow, 1, i.severity.label()).map_err(|e| rep(&e))?;
-                sheet.write_string(xrow, 2, &i.column).map_err(|e| rep(&e))?;
+                sheet
+                    .write_number(xrow, 0, i.row_no as f64)
+                    .map_err(|e| rep(&e))?;
+                sheet
+                    .write_string(xrow, 1, i.severity.label())
+                    .map_err(|e| rep(&e))?;
+                sheet
+                    .write_string(xrow, 2, &i.column)
+                    .map_err(|e| rep(&e))?;
                 sheet.write_string(xrow, 3, &i.value).map_err(|e| rep(&e))?;
-                sheet.write_string(xrow, 4, &i.reason).map_err(|e| rep(&e))?;
+                sheet
+                    .write_string(xrow, 4, &i.reason)
+                    .map_err(|e| rep(&e))?;
                 xrow += 1;
             }
         }
@@ -279,11 +325,18 @@ pub fn write_reports(db: &Db, batch: &BatchSummary, dir: &Path) -> Result<Vec<Pa
 
 /// Village-level divisions (嘎查、村、社区) for the catalogue: 区划代码, 名称. Codes must be
 /// 12-digit village codes under a township the catalogue holds. Applied whole or not at all.
-pub fn import_villages(db: &Db, catalogue: &Catalogue, path: &Path) -> Result<(usize, Vec<RowIssue>), ImportError> {
+pub fn import_villages(
+    db: &Db,
+    catalogue: &Catalogue,
+    path: &Path,
+) -> Result<(usize, Vec<RowIssue>), ImportError> {
     let mut opened = reader::open(path)?;
     let find = |names: &[&str]| opened.header.iter().position(|h| names.contains(&h.trim()));
-    let (Some(ci), Some(ni)) = (find(&["区划代码", "代码"]), find(&["名称", "区划名称"])) else {
-        return Err(ImportError::Header("村级区划文件缺少必填列：区划代码、名称".into()));
+    let (Some(ci), Some(ni)) = (find(&["区划代码", "代码"]), find(&["名称", "区划名称"]))
+    else {
+        return Err(ImportError::Header(
+            "村级区划文件缺少必填列：区划代码、名称".into(),
+        ));
     };
     let mut rows = Vec::new();
     let mut issues = Vec::new();
@@ -299,7 +352,11 @@ pub fn import_villages(db: &Db, catalogue: &Catalogue, path: &Path) -> Result<(u
         };
         match DivisionCode::parse(raw) {
             Err(e) => issues.push(issue("区划代码", raw, e.to_string())),
-            Ok(c) if c.level() != DivisionLevel::Village => issues.push(issue("区划代码", raw, "不是村级（12位，末3位非000）代码".into())),
+            Ok(c) if c.level() != DivisionLevel::Village => issues.push(issue(
+                "区划代码",
+                raw,
+                "不是村级（12位，末3位非000）代码".into(),
+            )),
             Ok(c) => match c.parent() {
                 Some(t) if catalogue.get(t).is_some() => {
                     if name.is_empty() {
@@ -312,7 +369,12 @@ pub fn import_villages(db: &Db, catalogue: &Catalogue, path: &Path) -> Result<(u
                             parent: Some(t),
                             valid_from: None,
                             valid_to: None,
-                            source: format!("村级区划导入（{}）", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()),
+                            source: format!(
+                                "村级区划导入（{}）",
+                                path.file_name()
+                                    .map(|n| n.to_string_lossy())
+                                    .unwrap_or_default()
+                            ),
                         });
                     }
                 }

@@ -65,8 +65,13 @@ pub fn detect_encoding(head: &[u8]) -> &'static Encoding {
 /// A file opened for reading rows. `rows` yields (row number as a spreadsheet shows it,
 /// cells); the header is row 1.
 pub enum Table {
-    Csv { reader: csv::Reader<Box<dyn Read>>, row: u64 },
-    Xlsx { rows: XlsxRows },
+    Csv {
+        reader: csv::Reader<Box<dyn Read>>,
+        row: u64,
+    },
+    Xlsx {
+        rows: XlsxRows,
+    },
 }
 
 pub struct Opened {
@@ -80,7 +85,11 @@ pub struct Opened {
 }
 
 pub fn open(path: &Path) -> Result<Opened, ReadError> {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let progress = Progress::default();
     match ext.as_str() {
         "csv" | "txt" => {
@@ -90,9 +99,16 @@ pub fn open(path: &Path) -> Result<Opened, ReadError> {
             head.truncate(n);
             let enc = detect_encoding(&head);
             file.seek(SeekFrom::Start(0))?;
-            let counted = Counting { inner: BufReader::with_capacity(256 * 1024, file), progress: progress.clone() };
-            let decoded: Box<dyn Read> =
-                Box::new(DecodeReaderBytesBuilder::new().encoding(Some(enc)).bom_override(true).build(counted));
+            let counted = Counting {
+                inner: BufReader::with_capacity(256 * 1024, file),
+                progress: progress.clone(),
+            };
+            let decoded: Box<dyn Read> = Box::new(
+                DecodeReaderBytesBuilder::new()
+                    .encoding(Some(enc))
+                    .bom_override(true)
+                    .build(counted),
+            );
             let mut reader = csv::ReaderBuilder::new()
                 .has_headers(false)
                 .flexible(true)
@@ -100,14 +116,28 @@ pub fn open(path: &Path) -> Result<Opened, ReadError> {
                 .from_reader(decoded);
             let mut rec = csv::StringRecord::new();
             let header = match reader.read_record(&mut rec) {
-                Ok(true) => rec.iter().map(|s| s.trim_start_matches('\u{feff}').to_string()).collect(),
+                Ok(true) => rec
+                    .iter()
+                    .map(|s| s.trim_start_matches('\u{feff}').to_string())
+                    .collect(),
                 Ok(false) => return Err(ReadError::NoHeader),
-                Err(e) => return Err(ReadError::Csv { row: 1, detail: e.to_string() }),
+                Err(e) => {
+                    return Err(ReadError::Csv {
+                        row: 1,
+                        detail: e.to_string(),
+                    })
+                }
             };
             let table = Table::Csv { reader, row: 1 };
             let total = std::fs::metadata(path)?.len();
             let name = if enc == UTF_8 { "UTF-8" } else { "GB18030" };
-            Ok(Opened { table, encoding: name.to_string(), header, progress, progress_total: Some(total) })
+            Ok(Opened {
+                table,
+                encoding: name.to_string(),
+                header,
+                progress,
+                progress_total: Some(total),
+            })
         }
         "xlsx" => {
             let mut rows = XlsxRows::open(path, progress.clone())?;
@@ -115,9 +145,19 @@ pub fn open(path: &Path) -> Result<Opened, ReadError> {
                 Some((_, h)) => h,
                 None => return Err(ReadError::NoHeader),
             };
-            Ok(Opened { table: Table::Xlsx { rows }, encoding: "xlsx".into(), header, progress, progress_total: None })
+            Ok(Opened {
+                table: Table::Xlsx { rows },
+                encoding: "xlsx".into(),
+                header,
+                progress,
+                progress_total: None,
+            })
         }
-        other => Err(ReadError::Format(if other.is_empty() { "无扩展名".into() } else { format!(".{other}") })),
+        other => Err(ReadError::Format(if other.is_empty() {
+            "无扩展名".into()
+        } else {
+            format!(".{other}")
+        })),
     }
 }
 
@@ -148,7 +188,12 @@ impl Table {
                             }
                             return Ok(Some((*row, rec.iter().map(str::to_string).collect())));
                         }
-                        Err(e) => return Err(ReadError::Csv { row: *row, detail: e.to_string() }),
+                        Err(e) => {
+                            return Err(ReadError::Csv {
+                                row: *row,
+                                detail: e.to_string(),
+                            })
+                        }
                     }
                 }
             }
@@ -175,7 +220,8 @@ type RowMsg = Result<(u64, Vec<String>), String>;
 impl XlsxRows {
     fn open(path: &Path, progress: Progress) -> Result<Self, ReadError> {
         // Open on this thread so that a broken file is reported at once.
-        let wb: Xlsx<_> = calamine::open_workbook(path).map_err(|e: calamine::XlsxError| ReadError::Xlsx(e.to_string()))?;
+        let wb: Xlsx<_> = calamine::open_workbook(path)
+            .map_err(|e: calamine::XlsxError| ReadError::Xlsx(e.to_string()))?;
         let (tx, rx) = std::sync::mpsc::sync_channel::<RowMsg>(1024);
         std::thread::spawn(move || {
             let mut wb = wb;
@@ -200,8 +246,14 @@ fn stream_sheet(
     tx: &std::sync::mpsc::SyncSender<RowMsg>,
     progress: &Progress,
 ) -> Result<(), String> {
-    let sheet = wb.sheet_names().first().cloned().ok_or_else(|| "没有工作表".to_string())?;
-    let mut reader = wb.worksheet_cells_reader(&sheet).map_err(|e| e.to_string())?;
+    let sheet = wb
+        .sheet_names()
+        .first()
+        .cloned()
+        .ok_or_else(|| "没有工作表".to_string())?;
+    let mut reader = wb
+        .worksheet_cells_reader(&sheet)
+        .map_err(|e| e.to_string())?;
     let mut current: Option<(u64, Vec<String>)> = None;
     while let Some(cell) = reader.next_cell().map_err(|e| e.to_string())? {
         let (r, c) = cell.get_position();
@@ -245,7 +297,10 @@ fn cell_text(v: &DataRef<'_>) -> String {
             }
         }
         DataRef::Bool(b) => if *b { "是" } else { "否" }.to_string(),
-        DataRef::DateTime(dt) => dt.as_datetime().map(|d| d.date().to_string()).unwrap_or_default(),
+        DataRef::DateTime(dt) => dt
+            .as_datetime()
+            .map(|d| d.date().to_string())
+            .unwrap_or_default(),
         DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => s.clone(),
         DataRef::Error(e) => format!("#{e:?}"),
     }

@@ -21,11 +21,26 @@ pub struct Field {
     pub required: bool,
 }
 
-const fn f(key: &'static str, header: &'static str, aliases: &'static [&'static str], required: bool) -> Field {
-    Field { key, header, aliases, required }
+const fn f(
+    key: &'static str,
+    header: &'static str,
+    aliases: &'static [&'static str],
+    required: bool,
+) -> Field {
+    Field {
+        key,
+        header,
+        aliases,
+        required,
+    }
 }
 
-const ID: Field = f("id_number", "身份证号", &["公民身份号码", "身份证号码", "证件号码"], true);
+const ID: Field = f(
+    "id_number",
+    "身份证号",
+    &["公民身份号码", "身份证号码", "证件号码"],
+    true,
+);
 const NAME: Field = f("name", "姓名", &["老年人姓名"], true);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -60,8 +75,18 @@ pub const SOURCES: [Source; 11] = [
         fields: &[
             ID,
             NAME,
-            f("hukou", "户籍地区划代码", &["户籍地代码", "户籍所在地区划代码"], true),
-            f("residence", "常住地区划代码", &["居住地区划代码", "常住地代码"], false),
+            f(
+                "hukou",
+                "户籍地区划代码",
+                &["户籍地代码", "户籍所在地区划代码"],
+                true,
+            ),
+            f(
+                "residence",
+                "常住地区划代码",
+                &["居住地区划代码", "常住地代码"],
+                false,
+            ),
             f("urban_rural", "城乡属性", &["户口性质", "城乡"], false),
             f("since", "变动日期", &["登记日期", "迁入日期"], true),
         ],
@@ -132,14 +157,24 @@ pub const SOURCES: [Source; 11] = [
         code: "weijian_family_planning",
         department: Department::Weijian,
         title: "卫健 计划生育特殊家庭",
-        fields: &[ID, NAME, f("category", "特殊家庭类别", &["类别"], true), f("from", "认定日期", &[], true)],
+        fields: &[
+            ID,
+            NAME,
+            f("category", "特殊家庭类别", &["类别"], true),
+            f("from", "认定日期", &[], true),
+        ],
     },
     Source {
         kind: SourceKind::WeijianCapability,
         code: "weijian_capability",
         department: Department::Weijian,
         title: "卫健 老年人能力评估结果",
-        fields: &[ID, NAME, f("level", "能力等级", &["评估等级"], true), f("date", "评估日期", &[], true)],
+        fields: &[
+            ID,
+            NAME,
+            f("level", "能力等级", &["评估等级"], true),
+            f("date", "评估日期", &[], true),
+        ],
     },
     Source {
         kind: SourceKind::TuiyiYoufu,
@@ -187,7 +222,10 @@ pub fn source(code: &str) -> Option<&'static Source> {
 }
 
 pub fn source_of(kind: SourceKind) -> &'static Source {
-    SOURCES.iter().find(|s| s.kind == kind).unwrap_or(&SOURCES[0])
+    SOURCES
+        .iter()
+        .find(|s| s.kind == kind)
+        .unwrap_or(&SOURCES[0])
 }
 
 /// A problem with one cell.
@@ -216,8 +254,15 @@ pub struct Columns {
 
 impl Source {
     /// Resolves the header row. `overrides` maps a field key to the header an office uses.
-    pub fn resolve(&self, header_row: &[String], overrides: &HashMap<String, String>) -> Result<Columns, String> {
-        let clean: Vec<String> = header_row.iter().map(|h| h.trim().trim_start_matches('\u{feff}').to_string()).collect();
+    pub fn resolve(
+        &self,
+        header_row: &[String],
+        overrides: &HashMap<String, String>,
+    ) -> Result<Columns, String> {
+        let clean: Vec<String> = header_row
+            .iter()
+            .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
+            .collect();
         let mut index = HashMap::new();
         let mut headers = HashMap::new();
         let mut missing = Vec::new();
@@ -228,7 +273,10 @@ impl Source {
             }
             names.push(field.header);
             names.extend(field.aliases.iter().copied());
-            match names.iter().find_map(|n| clean.iter().position(|h| h == n).map(|i| (i, *n))) {
+            match names
+                .iter()
+                .find_map(|n| clean.iter().position(|h| h == n).map(|i| (i, *n)))
+            {
                 Some((i, n)) => {
                     index.insert(field.key, i);
                     headers.insert(field.key, n.to_string());
@@ -244,10 +292,26 @@ impl Source {
                 "文件缺少必填列：{}（{}的表头应包含：{}）",
                 missing.join("、"),
                 self.title,
-                self.fields.iter().filter(|f| f.required).map(|f| f.header).collect::<Vec<_>>().join("、")
+                self.fields
+                    .iter()
+                    .filter(|f| f.required)
+                    .map(|f| f.header)
+                    .collect::<Vec<_>>()
+                    .join("、")
             ))
         }
     }
+}
+
+/// Masks anything that looks like an ID number: first 6 and last 4 characters kept.
+pub fn mask_raw(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() < 11 {
+        return "*".repeat(chars.len());
+    }
+    let head: String = chars[..6].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}{}{tail}", "*".repeat(chars.len() - 10))
 }
 
 /// Reads one data row of a source: the person's ID and name, and the facts the row states.
@@ -267,7 +331,12 @@ pub struct ParsedRow {
 
 impl RowReader<'_> {
     fn cell<'r>(&self, row: &'r [String], key: &str) -> &'r str {
-        self.columns.index.get(key).and_then(|i| row.get(*i)).map(|s| s.trim()).unwrap_or("")
+        self.columns
+            .index
+            .get(key)
+            .and_then(|i| row.get(*i))
+            .map(|s| s.trim())
+            .unwrap_or("")
     }
 
     fn header(&self, key: &str) -> String {
@@ -275,12 +344,29 @@ impl RowReader<'_> {
             .headers
             .get(key)
             .cloned()
-            .or_else(|| self.source.fields.iter().find(|f| f.key == key).map(|f| f.header.to_string()))
+            .or_else(|| {
+                self.source
+                    .fields
+                    .iter()
+                    .find(|f| f.key == key)
+                    .map(|f| f.header.to_string())
+            })
             .unwrap_or_else(|| key.to_string())
     }
 
     fn err(&self, key: &str, value: &str, reason: impl Into<String>) -> CellError {
-        CellError { column: self.header(key), value: value.to_string(), reason: reason.into() }
+        // An ID number is personal data even when it is wrong: reports show it masked; the row
+        // number finds it in the original.
+        let value = if key == "id_number" {
+            mask_raw(value)
+        } else {
+            value.to_string()
+        };
+        CellError {
+            column: self.header(key),
+            value,
+            reason: reason.into(),
+        }
     }
 
     /// Parses a row; every problem in the row is reported, not just the first.
@@ -326,39 +412,68 @@ impl RowReader<'_> {
             }
         };
         let mut facts = Vec::new();
-        let value = |kind: FactKind, key: &str, raw: &str, errors: &mut Vec<CellError>| -> Option<String> {
-            match kind.canonical_value(raw) {
-                Ok(v) => Some(v),
-                Err(e) => {
-                    errors.push(self.err(key, raw, e.to_string()));
-                    None
+        let value =
+            |kind: FactKind, key: &str, raw: &str, errors: &mut Vec<CellError>| -> Option<String> {
+                match kind.canonical_value(raw) {
+                    Ok(v) => Some(v),
+                    Err(e) => {
+                        errors.push(self.err(key, raw, e.to_string()));
+                        None
+                    }
                 }
-            }
-        };
+            };
         match self.source.kind {
             SourceKind::GonganHukou => {
                 let since = date("since", true, &mut errors);
                 let hukou_raw = self.cell(row, "hukou");
                 let hukou = self.division(hukou_raw, "hukou", &mut errors);
                 let res_raw = self.cell(row, "residence");
-                let residence = if res_raw.is_empty() { None } else { self.division(res_raw, "residence", &mut errors) };
+                let residence = if res_raw.is_empty() {
+                    None
+                } else {
+                    self.division(res_raw, "residence", &mut errors)
+                };
                 let ur_raw = self.cell(row, "urban_rural");
-                let ur = if ur_raw.is_empty() { None } else { value(FactKind::UrbanRural, "urban_rural", ur_raw, &mut errors) };
+                let ur = if ur_raw.is_empty() {
+                    None
+                } else {
+                    value(FactKind::UrbanRural, "urban_rural", ur_raw, &mut errors)
+                };
                 if let Some(from) = since {
                     if let Some(h) = hukou {
-                        facts.push(RowFact { kind: FactKind::Hukou, value: h.full(), from, to: None });
+                        facts.push(RowFact {
+                            kind: FactKind::Hukou,
+                            value: h.full(),
+                            from,
+                            to: None,
+                        });
                     }
                     if let Some(r) = residence {
-                        facts.push(RowFact { kind: FactKind::Residence, value: r.full(), from, to: None });
+                        facts.push(RowFact {
+                            kind: FactKind::Residence,
+                            value: r.full(),
+                            from,
+                            to: None,
+                        });
                     }
                     if let Some(u) = ur {
-                        facts.push(RowFact { kind: FactKind::UrbanRural, value: u, from, to: None });
+                        facts.push(RowFact {
+                            kind: FactKind::UrbanRural,
+                            value: u,
+                            from,
+                            to: None,
+                        });
                     }
                 }
             }
             SourceKind::GonganDeath => {
                 if let Some(d) = date("date", true, &mut errors) {
-                    facts.push(RowFact { kind: FactKind::Death, value: "死亡".into(), from: d, to: None });
+                    facts.push(RowFact {
+                        kind: FactKind::Death,
+                        value: "死亡".into(),
+                        from: d,
+                        to: None,
+                    });
                 }
             }
             SourceKind::MinzhengAssistance => {
@@ -367,32 +482,72 @@ impl RowReader<'_> {
                 let from = date("from", true, &mut errors);
                 let to = date("to", false, &mut errors);
                 let kv = match cat {
-                    "低保" | "最低生活保障" | "低保对象" => Some((FactKind::Dibao, "是".to_string())),
-                    "低收入" | "低收入人口" | "低边" => Some((FactKind::LowIncome, "是".to_string())),
-                    "特困" | "特困人员" | "特困供养" => value(FactKind::Tekun, "mode", mode, &mut errors).map(|v| (FactKind::Tekun, v)),
+                    "低保" | "最低生活保障" | "低保对象" => {
+                        Some((FactKind::Dibao, "是".to_string()))
+                    }
+                    "低收入" | "低收入人口" | "低边" => {
+                        Some((FactKind::LowIncome, "是".to_string()))
+                    }
+                    "特困" | "特困人员" | "特困供养" => {
+                        value(FactKind::Tekun, "mode", mode, &mut errors)
+                            .map(|v| (FactKind::Tekun, v))
+                    }
                     other => {
-                        errors.push(self.err("category", other, "救助类别应为 低保、特困 或 低收入"));
+                        errors.push(self.err(
+                            "category",
+                            other,
+                            "救助类别应为 低保、特困 或 低收入",
+                        ));
                         None
                     }
                 };
                 if let (Some((k, v)), Some(from)) = (kv, from) {
-                    facts.push(RowFact { kind: k, value: v, from, to });
+                    facts.push(RowFact {
+                        kind: k,
+                        value: v,
+                        from,
+                        to,
+                    });
                 }
             }
             SourceKind::MinzhengLiving | SourceKind::CommunityLiving => {
-                let v = value(FactKind::Living, "living", self.cell(row, "living"), &mut errors);
+                let v = value(
+                    FactKind::Living,
+                    "living",
+                    self.cell(row, "living"),
+                    &mut errors,
+                );
                 let from = date("from", true, &mut errors);
                 let to = date("to", false, &mut errors);
                 if let (Some(v), Some(from)) = (v, from) {
-                    facts.push(RowFact { kind: FactKind::Living, value: v, from, to });
+                    facts.push(RowFact {
+                        kind: FactKind::Living,
+                        value: v,
+                        from,
+                        to,
+                    });
                 }
             }
             SourceKind::CanlianDisability => {
-                let raw = format!("{}:{}", self.cell(row, "category").trim_end_matches("残疾"), self.cell(row, "grade"));
+                let raw = format!(
+                    "{}:{}",
+                    self.cell(row, "category").trim_end_matches("残疾"),
+                    self.cell(row, "grade")
+                );
                 let v = match FactKind::Disability.canonical_value(&raw) {
                     Ok(v) => Some(v),
                     Err(e) => {
-                        let key = if matches!(&e, FactValueError::NotAllowed { what: "残疾等级", .. }) { "grade" } else { "category" };
+                        let key = if matches!(
+                            &e,
+                            FactValueError::NotAllowed {
+                                what: "残疾等级",
+                                ..
+                            }
+                        ) {
+                            "grade"
+                        } else {
+                            "category"
+                        };
                         errors.push(self.err(key, self.cell(row, key), e.to_string()));
                         None
                     }
@@ -400,39 +555,87 @@ impl RowReader<'_> {
                 let from = date("from", true, &mut errors);
                 let to = date("to", false, &mut errors);
                 if let (Some(v), Some(from)) = (v, from) {
-                    facts.push(RowFact { kind: FactKind::Disability, value: v, from, to });
+                    facts.push(RowFact {
+                        kind: FactKind::Disability,
+                        value: v,
+                        from,
+                        to,
+                    });
                 }
             }
             SourceKind::WeijianFamilyPlanning => {
-                let v = value(FactKind::FamilyPlanningSpecial, "category", self.cell(row, "category"), &mut errors);
+                let v = value(
+                    FactKind::FamilyPlanningSpecial,
+                    "category",
+                    self.cell(row, "category"),
+                    &mut errors,
+                );
                 let from = date("from", true, &mut errors);
                 if let (Some(v), Some(from)) = (v, from) {
-                    facts.push(RowFact { kind: FactKind::FamilyPlanningSpecial, value: v, from, to: None });
+                    facts.push(RowFact {
+                        kind: FactKind::FamilyPlanningSpecial,
+                        value: v,
+                        from,
+                        to: None,
+                    });
                 }
             }
             SourceKind::WeijianCapability => {
-                let v = value(FactKind::CapabilityLevel, "level", self.cell(row, "level"), &mut errors);
+                let v = value(
+                    FactKind::CapabilityLevel,
+                    "level",
+                    self.cell(row, "level"),
+                    &mut errors,
+                );
                 let from = date("date", true, &mut errors);
                 if let (Some(v), Some(from)) = (v, from) {
-                    facts.push(RowFact { kind: FactKind::CapabilityLevel, value: v, from, to: None });
+                    facts.push(RowFact {
+                        kind: FactKind::CapabilityLevel,
+                        value: v,
+                        from,
+                        to: None,
+                    });
                 }
             }
             SourceKind::TuiyiYoufu => {
-                let v = value(FactKind::Youfu, "category", self.cell(row, "category"), &mut errors);
+                let v = value(
+                    FactKind::Youfu,
+                    "category",
+                    self.cell(row, "category"),
+                    &mut errors,
+                );
                 let sup_raw = self.cell(row, "supporter");
-                let sup = if sup_raw.is_empty() { None } else { value(FactKind::LegalSupporter, "supporter", sup_raw, &mut errors) };
+                let sup = if sup_raw.is_empty() {
+                    None
+                } else {
+                    value(FactKind::LegalSupporter, "supporter", sup_raw, &mut errors)
+                };
                 let from = date("from", true, &mut errors);
                 if let Some(from) = from {
                     if let Some(v) = v {
-                        facts.push(RowFact { kind: FactKind::Youfu, value: v, from, to: None });
+                        facts.push(RowFact {
+                            kind: FactKind::Youfu,
+                            value: v,
+                            from,
+                            to: None,
+                        });
                     }
                     if let Some(s) = sup {
-                        facts.push(RowFact { kind: FactKind::LegalSupporter, value: s, from, to: None });
+                        facts.push(RowFact {
+                            kind: FactKind::LegalSupporter,
+                            value: s,
+                            from,
+                            to: None,
+                        });
                     }
                 }
             }
             SourceKind::RenshePension | SourceKind::YibaoMedical => {
-                let kind = if self.source.kind == SourceKind::RenshePension { FactKind::Pension } else { FactKind::Medical };
+                let kind = if self.source.kind == SourceKind::RenshePension {
+                    FactKind::Pension
+                } else {
+                    FactKind::Medical
+                };
                 let raw = format!("{}:{}", self.cell(row, "type"), self.cell(row, "status"));
                 let v = match kind.canonical_value(&raw) {
                     Ok(v) => Some(v),
@@ -443,7 +646,12 @@ impl RowReader<'_> {
                 };
                 let from = date("from", true, &mut errors);
                 if let (Some(v), Some(from)) = (v, from) {
-                    facts.push(RowFact { kind, value: v, from, to: None });
+                    facts.push(RowFact {
+                        kind,
+                        value: v,
+                        from,
+                        to: None,
+                    });
                 }
             }
         }
@@ -455,7 +663,11 @@ impl RowReader<'_> {
             }
         }
         match (id, errors.is_empty()) {
-            (Some(id_number), true) => Ok(ParsedRow { id_number, name, facts }),
+            (Some(id_number), true) => Ok(ParsedRow {
+                id_number,
+                name,
+                facts,
+            }),
             _ => Err(errors),
         }
     }
@@ -477,7 +689,11 @@ impl RowReader<'_> {
             for level in [DivisionLevel::County, DivisionLevel::Township] {
                 if let Some(a) = code.ancestor(level) {
                     if a.level() == level && self.catalogue.get(a).is_none() {
-                        errors.push(self.err(key, raw, format!("区划库中没有{}代码 {}", level.label(), a.short())));
+                        errors.push(self.err(
+                            key,
+                            raw,
+                            format!("区划库中没有{}代码 {}", level.label(), a.short()),
+                        ));
                         return None;
                     }
                 }

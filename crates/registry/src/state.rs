@@ -30,20 +30,32 @@ pub struct PersonState {
 
 impl PersonState {
     pub fn value(&self, kind: FactKind) -> Option<&str> {
-        self.facts.iter().find(|f| f.kind == kind).map(|f| f.value.as_str())
+        self.facts
+            .iter()
+            .find(|f| f.kind == kind)
+            .map(|f| f.value.as_str())
     }
 }
 
 pub fn source_label(code: &str) -> String {
-    Department::parse(code).map(|d| d.label().to_string()).unwrap_or_else(|| code.to_string())
+    Department::parse(code)
+        .map(|d| d.label().to_string())
+        .unwrap_or_else(|| code.to_string())
 }
 
 /// The facts valid on `as_of` (valid_from ≤ as_of < valid_to), in the order of `FactKind::ALL`.
 pub fn state_on(facts: &[FactRecord], as_of: NaiveDate) -> PersonState {
-    let died = facts.iter().filter(|f| f.kind == "death" && f.valid_from <= as_of).map(|f| f.valid_from).min();
+    let died = facts
+        .iter()
+        .filter(|f| f.kind == "death" && f.valid_from <= as_of)
+        .map(|f| f.valid_from)
+        .min();
     let mut out = Vec::new();
     for kind in FactKind::ALL {
-        let current: Vec<&FactRecord> = facts.iter().filter(|f| f.kind == kind.code() && f.valid_on(as_of)).collect();
+        let current: Vec<&FactRecord> = facts
+            .iter()
+            .filter(|f| f.kind == kind.code() && f.valid_on(as_of))
+            .collect();
         let mut values: Vec<&str> = current.iter().map(|f| f.value.as_str()).collect();
         values.sort();
         values.dedup();
@@ -63,7 +75,11 @@ pub fn state_on(facts: &[FactRecord], as_of: NaiveDate) -> PersonState {
             });
         }
     }
-    PersonState { as_of, died, facts: out }
+    PersonState {
+        as_of,
+        died,
+        facts: out,
+    }
 }
 
 #[cfg(test)]
@@ -75,7 +91,13 @@ mod tests {
         NaiveDate::from_ymd_opt(y, m, day).expect("date")
     }
 
-    fn fact(kind: &str, value: &str, source: &str, from: NaiveDate, to: Option<NaiveDate>) -> FactRecord {
+    fn fact(
+        kind: &str,
+        value: &str,
+        source: &str,
+        from: NaiveDate,
+        to: Option<NaiveDate>,
+    ) -> FactRecord {
         FactRecord {
             id: 1,
             kind: kind.into(),
@@ -93,11 +115,27 @@ mod tests {
 
     #[test]
     fn boundaries_are_half_open() {
-        let facts = vec![fact("dibao", "是", "minzheng", d(2024, 1, 1), Some(d(2024, 7, 1)))];
-        assert!(state_on(&facts, d(2023, 12, 31)).value(FactKind::Dibao).is_none());
-        assert_eq!(state_on(&facts, d(2024, 1, 1)).value(FactKind::Dibao), Some("是"));
-        assert_eq!(state_on(&facts, d(2024, 6, 30)).value(FactKind::Dibao), Some("是"));
-        assert!(state_on(&facts, d(2024, 7, 1)).value(FactKind::Dibao).is_none());
+        let facts = vec![fact(
+            "dibao",
+            "是",
+            "minzheng",
+            d(2024, 1, 1),
+            Some(d(2024, 7, 1)),
+        )];
+        assert!(state_on(&facts, d(2023, 12, 31))
+            .value(FactKind::Dibao)
+            .is_none());
+        assert_eq!(
+            state_on(&facts, d(2024, 1, 1)).value(FactKind::Dibao),
+            Some("是")
+        );
+        assert_eq!(
+            state_on(&facts, d(2024, 6, 30)).value(FactKind::Dibao),
+            Some("是")
+        );
+        assert!(state_on(&facts, d(2024, 7, 1))
+            .value(FactKind::Dibao)
+            .is_none());
     }
 
     #[test]

@@ -119,28 +119,72 @@ const AGE_BANDS: [(i32, i32, f64); 10] = [
 ];
 
 const SURNAMES: [&str; 40] = [
-    "王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡", "朱", "高", "林", "何", "郭", "马", "罗",
-    "梁", "宋", "郑", "谢", "韩", "唐", "冯", "于", "董", "萧", "程", "曹", "袁", "邓", "许", "傅", "沈", "曾", "彭", "吕",
+    "王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡", "朱", "高", "林",
+    "何", "郭", "马", "罗", "梁", "宋", "郑", "谢", "韩", "唐", "冯", "于", "董", "萧", "程", "曹",
+    "袁", "邓", "许", "傅", "沈", "曾", "彭", "吕",
 ];
 const GIVEN: [&str; 48] = [
-    "桂兰", "秀英", "玉兰", "凤英", "淑珍", "秀珍", "桂英", "玉珍", "凤兰", "秀兰", "建国", "国强", "志明", "德明", "文华", "振华",
-    "玉梅", "桂芝", "淑兰", "金花", "长林", "福山", "永祥", "宝山", "树林", "海青", "春花", "丽华", "德胜", "玉林", "秀云", "桂荣",
-    "建华", "国华", "明", "华", "军", "平", "英", "芳", "兰", "刚", "勇", "敏", "静", "杰", "涛", "霞",
+    "桂兰", "秀英", "玉兰", "凤英", "淑珍", "秀珍", "桂英", "玉珍", "凤兰", "秀兰", "建国", "国强",
+    "志明", "德明", "文华", "振华", "玉梅", "桂芝", "淑兰", "金花", "长林", "福山", "永祥", "宝山",
+    "树林", "海青", "春花", "丽华", "德胜", "玉林", "秀云", "桂荣", "建华", "国华", "明", "华",
+    "军", "平", "英", "芳", "兰", "刚", "勇", "敏", "静", "杰", "涛", "霞",
 ];
 const MONGOLIAN: [&str; 24] = [
-    "巴特尔", "其其格", "乌云", "斯琴", "额尔敦", "孟和", "苏和", "娜仁", "图雅", "宝音", "朝鲁", "哈斯", "巴雅尔", "萨仁", "格日勒",
-    "乌兰", "阿拉坦", "布和", "呼和", "吉日嘎拉", "满都拉", "道尔吉", "乌日娜", "包金花",
+    "巴特尔",
+    "其其格",
+    "乌云",
+    "斯琴",
+    "额尔敦",
+    "孟和",
+    "苏和",
+    "娜仁",
+    "图雅",
+    "宝音",
+    "朝鲁",
+    "哈斯",
+    "巴雅尔",
+    "萨仁",
+    "格日勒",
+    "乌兰",
+    "阿拉坦",
+    "布和",
+    "呼和",
+    "吉日嘎拉",
+    "满都拉",
+    "道尔吉",
+    "乌日娜",
+    "包金花",
 ];
 const UYGHUR_GIVEN: [&str; 20] = [
-    "买买提", "阿不都", "艾力", "吐尔逊", "阿依古丽", "古丽", "热依汗", "帕塔姆", "努尔", "肉孜", "斯迪克", "阿布拉", "依明",
-    "艾合买提", "托合提", "玛依拉", "再乃甫", "阿米娜", "吾斯曼", "卡德尔",
+    "买买提",
+    "阿不都",
+    "艾力",
+    "吐尔逊",
+    "阿依古丽",
+    "古丽",
+    "热依汗",
+    "帕塔姆",
+    "努尔",
+    "肉孜",
+    "斯迪克",
+    "阿布拉",
+    "依明",
+    "艾合买提",
+    "托合提",
+    "玛依拉",
+    "再乃甫",
+    "阿米娜",
+    "吾斯曼",
+    "卡德尔",
 ];
 const VILLAGE_WORDS: [&str; 20] = [
-    "东升", "红旗", "新民", "前进", "团结", "胜利", "光明", "富裕", "太平", "永丰", "和平", "兴隆", "复兴", "友谊", "建设", "幸福",
-    "丰收", "向阳", "长青", "新华",
+    "东升", "红旗", "新民", "前进", "团结", "胜利", "光明", "富裕", "太平", "永丰", "和平", "兴隆",
+    "复兴", "友谊", "建设", "幸福", "丰收", "向阳", "长青", "新华",
 ];
 /// Real county codes of other provinces for people whose 户籍 is outside the region.
-const OUTSIDE: [&str; 8] = ["130102", "140105", "210102", "230102", "370102", "410102", "620102", "610102"];
+const OUTSIDE: [&str; 8] = [
+    "130102", "140105", "210102", "230102", "370102", "410102", "620102", "610102",
+];
 
 struct Village {
     code: DivisionCode,
@@ -149,8 +193,15 @@ struct Village {
 }
 
 enum Out {
-    Csv { w: BufWriter<File>, gbk: bool },
-    Xlsx { book: Box<rust_xlsxwriter::Workbook>, path: PathBuf, row: u32 },
+    Csv {
+        w: BufWriter<File>,
+        gbk: bool,
+    },
+    Xlsx {
+        book: Box<rust_xlsxwriter::Workbook>,
+        path: PathBuf,
+        row: u32,
+    },
 }
 
 struct Writer {
@@ -161,21 +212,43 @@ struct Writer {
 }
 
 impl Writer {
-    fn create(dir: &Path, file: &str, kind: SourceKind, gbk: bool, header: &[&str]) -> std::io::Result<Self> {
+    fn create(
+        dir: &Path,
+        file: &str,
+        kind: SourceKind,
+        gbk: bool,
+        header: &[&str],
+    ) -> std::io::Result<Self> {
         let path = dir.join(file);
         let out = if file.ends_with(".xlsx") {
             let mut book = rust_xlsxwriter::Workbook::new();
-            book.add_worksheet_with_constant_memory().map_err(std::io::Error::other)?.set_name("数据").map_err(std::io::Error::other)?;
-            Out::Xlsx { book: Box::new(book), path, row: 0 }
+            book.add_worksheet_with_constant_memory()
+                .map_err(std::io::Error::other)?
+                .set_name("数据")
+                .map_err(std::io::Error::other)?;
+            Out::Xlsx {
+                book: Box::new(book),
+                path,
+                row: 0,
+            }
         } else {
-            Out::Csv { w: BufWriter::with_capacity(1 << 20, File::create(&path)?), gbk }
+            Out::Csv {
+                w: BufWriter::with_capacity(1 << 20, File::create(&path)?),
+                gbk,
+            }
         };
         let mut w = Writer {
             out,
             entry: FileEntry {
                 file: file.to_string(),
                 source: source_of(kind).code.to_string(),
-                encoding: if file.ends_with(".xlsx") { "xlsx".into() } else if gbk { "GBK".into() } else { "UTF-8".into() },
+                encoding: if file.ends_with(".xlsx") {
+                    "xlsx".into()
+                } else if gbk {
+                    "GBK".into()
+                } else {
+                    "UTF-8".into()
+                },
                 rows: 0,
                 good_rows: 0,
                 facts: 0,
@@ -192,7 +265,12 @@ impl Writer {
         self.row += 1;
         match &mut self.out {
             Out::Csv { w, gbk } => {
-                let line = cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(",") + "\r\n";
+                let line = cells
+                    .iter()
+                    .map(|c| csv_cell(c))
+                    .collect::<Vec<_>>()
+                    .join(",")
+                    + "\r\n";
                 if *gbk {
                     let (bytes, _, _) = encoding_rs::GBK.encode(&line);
                     w.write_all(&bytes)
@@ -201,9 +279,13 @@ impl Writer {
                 }
             }
             Out::Xlsx { book, row, .. } => {
-                let sheet = book.worksheet_from_index(0).map_err(std::io::Error::other)?;
+                let sheet = book
+                    .worksheet_from_index(0)
+                    .map_err(std::io::Error::other)?;
                 for (c, v) in cells.iter().enumerate() {
-                    sheet.write_string(*row, c as u16, v).map_err(std::io::Error::other)?;
+                    sheet
+                        .write_string(*row, c as u16, v)
+                        .map_err(std::io::Error::other)?;
                 }
                 *row += 1;
                 Ok(())
@@ -255,7 +337,12 @@ fn header(kind: SourceKind) -> Vec<&'static str> {
 
 /// The villages of the region: made up under every real township, with codes in the ranges of
 /// standards/README.md §6.3 (001–199 居委会/社区, 200–399 村委会/嘎查).
-fn villages(cat: &Catalogue, region: DivisionCode, as_of: NaiveDate, rng: &mut Rng) -> Vec<(Village, String, f64)> {
+fn villages(
+    cat: &Catalogue,
+    region: DivisionCode,
+    as_of: NaiveDate,
+    rng: &mut Rng,
+) -> Vec<(Village, String, f64)> {
     let mut townships: Vec<_> = cat
         .all()
         .filter(|d| d.level == DivisionLevel::Township && cat.is_within_on(d.code, region, as_of))
@@ -264,17 +351,32 @@ fn villages(cat: &Catalogue, region: DivisionCode, as_of: NaiveDate, rng: &mut R
     townships.sort_by_key(|d| d.code);
     let mut out = Vec::new();
     for t in townships {
-        let Some(county) = county_of(cat, t.code, as_of) else { continue };
+        let Some(county) = county_of(cat, t.code, as_of) else {
+            continue;
+        };
         let street = t.name.ends_with("街道");
         let town = t.name.ends_with('镇');
         let sumu = t.name.contains("苏木");
         let n = 3 + rng.below(8);
         let weight = if street { 1.6 } else { 1.0 } * (0.5 + rng.unit());
-        let communities = if street { n } else if town { 2 } else { 0 };
+        let communities = if street {
+            n
+        } else if town {
+            2
+        } else {
+            0
+        };
         for i in 0..n {
-            let (num, urban) = if i < communities { (1 + i, true) } else { (201 + i - communities, false) };
-            let Some(code) = DivisionCode::from_u64(t.code.as_u64() + num) else { continue };
-            let word = VILLAGE_WORDS[((t.code.as_u64() / 1000 + i) % VILLAGE_WORDS.len() as u64) as usize];
+            let (num, urban) = if i < communities {
+                (1 + i, true)
+            } else {
+                (201 + i - communities, false)
+            };
+            let Some(code) = DivisionCode::from_u64(t.code.as_u64() + num) else {
+                continue;
+            };
+            let word =
+                VILLAGE_WORDS[((t.code.as_u64() / 1000 + i) % VILLAGE_WORDS.len() as u64) as usize];
             let name = if urban {
                 format!("{word}社区居委会")
             } else if sumu {
@@ -282,7 +384,15 @@ fn villages(cat: &Catalogue, region: DivisionCode, as_of: NaiveDate, rng: &mut R
             } else {
                 format!("{word}村")
             };
-            out.push((Village { code, county, urban }, name, weight / n as f64));
+            out.push((
+                Village {
+                    code,
+                    county,
+                    urban,
+                },
+                name,
+                weight / n as f64,
+            ));
         }
     }
     out
@@ -324,7 +434,12 @@ fn years_before(d: NaiveDate, years: i32) -> NaiveDate {
 }
 
 /// Corrupts one cell of a good row the way real files go wrong; returns what was done.
-fn corrupt(rng: &mut Rng, kind: SourceKind, cells: &mut [String], today: NaiveDate) -> &'static str {
+fn corrupt(
+    rng: &mut Rng,
+    kind: SourceKind,
+    cells: &mut [String],
+    today: NaiveDate,
+) -> &'static str {
     match rng.below(4) {
         0 => {
             // Wrong check digit.
@@ -338,8 +453,20 @@ fn corrupt(rng: &mut Rng, kind: SourceKind, cells: &mut [String], today: NaiveDa
             "姓名为空"
         }
         2 => {
-            let date_col = cells.len() - 1 - usize::from(matches!(kind, SourceKind::MinzhengAssistance | SourceKind::MinzhengLiving | SourceKind::CommunityLiving | SourceKind::CanlianDisability));
-            cells[date_col] = if rng.chance(0.5) { "2099-13-45".into() } else { (today + Duration::days(30)).to_string() };
+            let date_col = cells.len()
+                - 1
+                - usize::from(matches!(
+                    kind,
+                    SourceKind::MinzhengAssistance
+                        | SourceKind::MinzhengLiving
+                        | SourceKind::CommunityLiving
+                        | SourceKind::CanlianDisability
+                ));
+            cells[date_col] = if rng.chance(0.5) {
+                "2099-13-45".into()
+            } else {
+                (today + Duration::days(30)).to_string()
+            };
             "日期无效或晚于导入日期"
         }
         _ => {
@@ -347,7 +474,9 @@ fn corrupt(rng: &mut Rng, kind: SourceKind, cells: &mut [String], today: NaiveDa
                 SourceKind::GonganHukou => cells[2] = "15019900120".into(),
                 SourceKind::GonganDeath => cells[2].clear(),
                 SourceKind::MinzhengAssistance => cells[2] = "五保".into(),
-                SourceKind::MinzhengLiving | SourceKind::CommunityLiving => cells[2] = "群居".into(),
+                SourceKind::MinzhengLiving | SourceKind::CommunityLiving => {
+                    cells[2] = "群居".into()
+                }
                 SourceKind::CanlianDisability => cells[3] = "五级".into(),
                 SourceKind::WeijianFamilyPlanning => cells[2] = "独生子女".into(),
                 SourceKind::WeijianCapability => cells[2] = "7".into(),
@@ -362,6 +491,8 @@ fn corrupt(rng: &mut Rng, kind: SourceKind, cells: &mut [String], today: NaiveDa
 
 struct Files {
     w: Vec<(SourceKind, Writer)>,
+    dirty: bool,
+    today: NaiveDate,
 }
 
 impl Files {
@@ -375,13 +506,12 @@ impl Files {
 fn emit(
     files: &mut Files,
     rng: &mut Rng,
-    dirty: bool,
-    today: NaiveDate,
     kind: SourceKind,
     cells: Vec<String>,
     facts: u64,
     contradict: Option<(usize, &str)>,
 ) -> std::io::Result<()> {
+    let (dirty, today) = (files.dirty, files.today);
     let w = files.get(kind);
     if dirty {
         let r = rng.unit();
@@ -415,7 +545,10 @@ pub fn generate(cat: &Catalogue, opts: &GenOptions) -> std::io::Result<Manifest>
     let as_of = opts.as_of;
     let vill = villages(cat, opts.region, as_of, &mut rng);
     if vill.is_empty() {
-        return Err(std::io::Error::other(format!("区划 {} 下没有乡级区划，无法生成", opts.region)));
+        return Err(std::io::Error::other(format!(
+            "区划 {} 下没有乡级区划，无法生成",
+            opts.region
+        )));
     }
     let villages_file = "00_区划_村级.csv".to_string();
     {
@@ -440,18 +573,33 @@ pub fn generate(cat: &Catalogue, opts: &GenOptions) -> std::io::Result<Manifest>
         (SourceKind::GonganHukou, "01_公安_户籍.csv", false),
         (SourceKind::MinzhengAssistance, "02_民政_社会救助.csv", gbk),
         (SourceKind::MinzhengLiving, "03_民政_居住状况.csv", false),
-        (SourceKind::CommunityLiving, "04_村社区_居住状况.xlsx", false),
+        (
+            SourceKind::CommunityLiving,
+            "04_村社区_居住状况.xlsx",
+            false,
+        ),
         (SourceKind::CanlianDisability, "05_残联_残疾人证.csv", gbk),
-        (SourceKind::WeijianFamilyPlanning, "06_卫健_计生特殊家庭.csv", false),
+        (
+            SourceKind::WeijianFamilyPlanning,
+            "06_卫健_计生特殊家庭.csv",
+            false,
+        ),
         (SourceKind::WeijianCapability, "07_卫健_能力评估.csv", false),
         (SourceKind::TuiyiYoufu, "08_退役军人_优抚对象.csv", false),
         (SourceKind::RenshePension, "09_人社_养老保险.csv", false),
         (SourceKind::YibaoMedical, "10_医保_参保.csv", false),
         (SourceKind::GonganDeath, "11_公安_死亡.csv", false),
     ];
-    let mut files = Files { w: Vec::new() };
+    let mut files = Files {
+        w: Vec::new(),
+        dirty: opts.dirty,
+        today: as_of,
+    };
     for (kind, file, enc_gbk) in specs {
-        files.w.push((kind, Writer::create(&opts.out, file, kind, enc_gbk, &header(kind))?));
+        files.w.push((
+            kind,
+            Writer::create(&opts.out, file, kind, enc_gbk, &header(kind))?,
+        ));
     }
     let band_weights: Vec<f64> = AGE_BANDS.iter().map(|b| b.2).collect();
     let mut ids: HashSet<u64> = HashSet::with_capacity(opts.people);
@@ -470,13 +618,16 @@ pub fn generate(cat: &Catalogue, opts: &GenOptions) -> std::io::Result<Manifest>
         let village = &vill[vi].0;
         let outside = rng.chance(0.02);
         let county_for_id = if outside {
-            DivisionCode::parse(OUTSIDE[rng.below(OUTSIDE.len() as u64) as usize]).unwrap_or(village.county)
+            DivisionCode::parse(OUTSIDE[rng.below(OUTSIDE.len() as u64) as usize])
+                .unwrap_or(village.county)
         } else {
             address_at_birth(cat, village.county, birth)
         };
         let id = loop {
             let seq = (rng.below(500) * 2 + u64::from(!female)) as u16;
-            let Ok(id) = IdNumber::from_parts(&county_for_id.short(), birth, seq) else { continue };
+            let Ok(id) = IdNumber::from_parts(&county_for_id.short(), birth, seq) else {
+                continue;
+            };
             let key: u64 = id.as_str()[..17].parse().unwrap_or(0);
             if ids.insert(key) {
                 break id;
@@ -490,29 +641,101 @@ pub fn generate(cat: &Catalogue, opts: &GenOptions) -> std::io::Result<Manifest>
         // 公安 户籍
         let hukou = if outside { county_for_id } else { village.code };
         let since = date_between(&mut rng, adult, recent);
-        let residence = if outside || rng.chance(0.05) { vill[rng.below(vill.len() as u64) as usize].0.code } else { village.code };
+        let residence = if outside || rng.chance(0.05) {
+            vill[rng.below(vill.len() as u64) as usize].0.code
+        } else {
+            village.code
+        };
         let urban = if village.urban { "城镇" } else { "农村" };
-        let row = vec![idn.clone(), name.clone(), hukou.full(), residence.full(), urban.into(), d(since)];
-        emit(&mut files, &mut rng, opts.dirty, as_of, SourceKind::GonganHukou, row, 3, Some((3, &vill[0].0.code.full())))?;
+        let row = vec![
+            idn.clone(),
+            name.clone(),
+            hukou.full(),
+            residence.full(),
+            urban.into(),
+            d(since),
+        ];
+        emit(
+            &mut files,
+            &mut rng,
+            SourceKind::GonganHukou,
+            row,
+            3,
+            Some((3, &vill[0].0.code.full())),
+        )?;
 
         // 民政 社会救助
         let rural_factor = if village.urban { 0.7 } else { 1.3 };
         if rng.chance(0.01) {
-            let mode = if rng.chance(0.8) { "分散供养" } else { "集中供养" };
+            let mode = if rng.chance(0.8) {
+                "分散供养"
+            } else {
+                "集中供养"
+            };
             let from = date_between(&mut rng, years_before(as_of, 12).max(adult), recent);
-            let row = vec![idn.clone(), name.clone(), "特困".into(), mode.into(), d(from), String::new()];
-            let other = if mode == "分散供养" { "集中供养" } else { "分散供养" };
-            emit(&mut files, &mut rng, opts.dirty, as_of, SourceKind::MinzhengAssistance, row, 1, Some((3, other)))?;
+            let row = vec![
+                idn.clone(),
+                name.clone(),
+                "特困".into(),
+                mode.into(),
+                d(from),
+                String::new(),
+            ];
+            let other = if mode == "分散供养" {
+                "集中供养"
+            } else {
+                "分散供养"
+            };
+            emit(
+                &mut files,
+                &mut rng,
+                SourceKind::MinzhengAssistance,
+                row,
+                1,
+                Some((3, other)),
+            )?;
         } else if rng.chance(0.05 * rural_factor) {
             let from = date_between(&mut rng, years_before(as_of, 10).max(adult), recent);
             // About one in ten left 低保 within the last year: the "no longer entitled" cases.
-            let to = if rng.chance(0.1) { d(date_between(&mut rng, from + Duration::days(1), as_of)) } else { String::new() };
-            let row = vec![idn.clone(), name.clone(), "低保".into(), String::new(), d(from), to];
-            emit(&mut files, &mut rng, opts.dirty, as_of, SourceKind::MinzhengAssistance, row, 1, None)?;
+            let to = if rng.chance(0.1) {
+                d(date_between(&mut rng, from + Duration::days(1), as_of))
+            } else {
+                String::new()
+            };
+            let row = vec![
+                idn.clone(),
+                name.clone(),
+                "低保".into(),
+                String::new(),
+                d(from),
+                to,
+            ];
+            emit(
+                &mut files,
+                &mut rng,
+                SourceKind::MinzhengAssistance,
+                row,
+                1,
+                None,
+            )?;
         } else if rng.chance(0.03) {
             let from = date_between(&mut rng, years_before(as_of, 5).max(adult), recent);
-            let row = vec![idn.clone(), name.clone(), "低收入".into(), String::new(), d(from), String::new()];
-            emit(&mut files, &mut rng, opts.dirty, as_of, SourceKind::MinzhengAssistance, row, 1, None)?;
+            let row = vec![
+                idn.clone(),
+                name.clone(),
+                "低收入".into(),
+                String::new(),
+                d(from),
+                String::new(),
+            ];
+            emit(
+                &mut files,
+                &mut rng,
+                SourceKind::MinzhengAssistance,
+                row,
+                1,
+                None,
+            )?;
         }
 
         // 居住状况: 村（社区） records everyone flagged; 民政 holds a subset (in a dirty
@@ -528,12 +751,42 @@ pub fn generate(cat: &Catalogue, opts: &GenOptions) -> std::io::Result<Manifest>
         };
         if let Some(l) = living {
             let from = date_between(&mut rng, years_before(as_of, 3), recent);
-            let row = vec![idn.clone(), name.clone(), l.to_string(), d(from), String::new()];
-            emit(&mut files, &mut rng, opts.dirty, as_of, SourceKind::CommunityLiving, row, 1, Some((2, "与家人同住")))?;
+            let row = vec![
+                idn.clone(),
+                name.clone(),
+                l.to_string(),
+                d(from),
+                String::new(),
+            ];
+            emit(
+                &mut files,
+                &mut rng,
+                SourceKind::CommunityLiving,
+                row,
+                1,
+                Some((2, "与家人同住")),
+            )?;
             if rng.chance(0.5) {
-                let said = if opts.dirty && rng.chance(0.04) { "与家人同住" } else { l };
-                let row = vec![idn.clone(), name.clone(), said.to_string(), d(from + Duration::days(15).min(as_of - from)), String::new()];
-                emit(&mut files, &mut rng, opts.dirty, as_of, SourceKind::MinzhengLiving, row, 1, None)?;
+                let said = if opts.dirty && rng.chance(0.04) {
+                    "与家人同住"
+                } else {
+                    l
+                };
+                let row = vec![
+                    idn.clone(),
+                    name.clone(),
+                    said.to_string(),
+                    d(from + Duration::days(15).min(as_of - from)),
+                    String::new(),
+                ];
+                emit(
+                    &mut files,
+                    &mut rng,
+                    SourceKind::MinzhengLiving,
+                    row,
+                    1,
+                    None,
+                )?;
             }
         }
 
@@ -543,27 +796,69 @@ pub fn generate(cat: &Catalogue, opts: &GenOptions) -> std::io::Result<Manifest>
             let grade = ["一级", "二级", "三级", "四级"][rng.weighted(&[0.1, 0.2, 0.3, 0.4])];
             let from = date_between(&mut rng, years_before(as_of, 15).max(adult), recent);
             let category = format!("{}残疾", yanglao_domain::fact::DISABILITY_CATEGORIES[cat_i]);
-            let row = vec![idn.clone(), name.clone(), category, grade.into(), d(from), String::new()];
-            let other = if grade == "一级" { "二级" } else { "一级" };
-            emit(&mut files, &mut rng, opts.dirty, as_of, SourceKind::CanlianDisability, row, 1, Some((3, other)))?;
+            let row = vec![
+                idn.clone(),
+                name.clone(),
+                category,
+                grade.into(),
+                d(from),
+                String::new(),
+            ];
+            let other = if grade == "一级" {
+                "二级"
+            } else {
+                "一级"
+            };
+            emit(
+                &mut files,
+                &mut rng,
+                SourceKind::CanlianDisability,
+                row,
+                1,
+                Some((3, other)),
+            )?;
         }
 
         // 卫健 计生特殊家庭
         if rng.chance(0.005) {
-            let c = if rng.chance(0.6) { "独生子女死亡" } else { "独生子女伤残" };
+            let c = if rng.chance(0.6) {
+                "独生子女死亡"
+            } else {
+                "独生子女伤残"
+            };
             let from = date_between(&mut rng, years_before(as_of, 10).max(adult), recent);
             let row = vec![idn.clone(), name.clone(), c.into(), d(from)];
-            emit(&mut files, &mut rng, opts.dirty, as_of, SourceKind::WeijianFamilyPlanning, row, 1, None)?;
+            emit(
+                &mut files,
+                &mut rng,
+                SourceKind::WeijianFamilyPlanning,
+                row,
+                1,
+                None,
+            )?;
         }
 
         // 卫健 能力评估: more assessed and more impaired with age.
         if rng.chance(0.2 + f64::from(age - 59) * 0.006) {
             let older = f64::from((age - 60).max(0)) / 40.0;
-            let level = rng.weighted(&[0.62 - 0.4 * older, 0.2, 0.09 + 0.15 * older, 0.05 + 0.15 * older, 0.04 + 0.1 * older]);
+            let level = rng.weighted(&[
+                0.62 - 0.4 * older,
+                0.2,
+                0.09 + 0.15 * older,
+                0.05 + 0.15 * older,
+                0.04 + 0.1 * older,
+            ]);
             let date = date_between(&mut rng, years_before(as_of, 2), as_of);
             let row = vec![idn.clone(), name.clone(), level.to_string(), d(date)];
             let other = if level == 0 { "1" } else { "0" };
-            emit(&mut files, &mut rng, opts.dirty, as_of, SourceKind::WeijianCapability, row, 1, Some((2, other)))?;
+            emit(
+                &mut files,
+                &mut rng,
+                SourceKind::WeijianCapability,
+                row,
+                1,
+                Some((2, other)),
+            )?;
         }
 
         // 退役军人 优抚
@@ -572,7 +867,7 @@ pub fn generate(cat: &Catalogue, opts: &GenOptions) -> std::io::Result<Manifest>
             let sup = if rng.chance(0.3) { "无" } else { "有" };
             let from = date_between(&mut rng, years_before(as_of, 20).max(adult), recent);
             let row = vec![idn.clone(), name.clone(), c.into(), sup.into(), d(from)];
-            emit(&mut files, &mut rng, opts.dirty, as_of, SourceKind::TuiyiYoufu, row, 2, None)?;
+            emit(&mut files, &mut rng, SourceKind::TuiyiYoufu, row, 2, None)?;
         }
 
         // 人社 养老保险
@@ -584,25 +879,57 @@ pub fn generate(cat: &Catalogue, opts: &GenOptions) -> std::io::Result<Manifest>
             } else {
                 "城乡居民基本养老保险"
             };
-            let status = if age >= 60 { "待遇领取" } else { "参保缴费" };
-            let from = if age >= 60 { date_between(&mut rng, years_before(birth, -60).max(adult), as_of) } else { date_between(&mut rng, adult, recent) };
-            let row = vec![idn.clone(), name.clone(), t.into(), status.into(), d(from.min(as_of))];
-            emit(&mut files, &mut rng, opts.dirty, as_of, SourceKind::RenshePension, row, 1, Some((3, "暂停")))?;
+            let status = if age >= 60 {
+                "待遇领取"
+            } else {
+                "参保缴费"
+            };
+            let from = if age >= 60 {
+                date_between(&mut rng, years_before(birth, -60).max(adult), as_of)
+            } else {
+                date_between(&mut rng, adult, recent)
+            };
+            let row = vec![
+                idn.clone(),
+                name.clone(),
+                t.into(),
+                status.into(),
+                d(from.min(as_of)),
+            ];
+            emit(
+                &mut files,
+                &mut rng,
+                SourceKind::RenshePension,
+                row,
+                1,
+                Some((3, "暂停")),
+            )?;
         }
 
         // 医保
         if rng.chance(0.96) {
-            let t = if village.urban && rng.chance(0.7) { "职工基本医疗保险" } else { "城乡居民基本医疗保险" };
+            let t = if village.urban && rng.chance(0.7) {
+                "职工基本医疗保险"
+            } else {
+                "城乡居民基本医疗保险"
+            };
             let from = date_between(&mut rng, years_before(as_of, 10).max(adult), recent);
             let row = vec![idn.clone(), name.clone(), t.into(), "参保".into(), d(from)];
-            emit(&mut files, &mut rng, opts.dirty, as_of, SourceKind::YibaoMedical, row, 1, Some((3, "停保")))?;
+            emit(
+                &mut files,
+                &mut rng,
+                SourceKind::YibaoMedical,
+                row,
+                1,
+                Some((3, "停保")),
+            )?;
         }
 
         // 公安 死亡: about 1.5% died within the last year; older people more often.
         if rng.chance(0.005 + f64::from(age - 59) * 0.0006) {
             let date = date_between(&mut rng, years_before(as_of, 1), as_of);
             let row = vec![idn.clone(), name.clone(), d(date)];
-            emit(&mut files, &mut rng, opts.dirty, as_of, SourceKind::GonganDeath, row, 1, None)?;
+            emit(&mut files, &mut rng, SourceKind::GonganDeath, row, 1, None)?;
         }
     }
     let mut entries = Vec::new();
@@ -627,7 +954,8 @@ pub fn generate(cat: &Catalogue, opts: &GenOptions) -> std::io::Result<Manifest>
 fn person_name(rng: &mut Rng, province: &str, female: bool) -> String {
     match province {
         "65" if rng.chance(0.9) => {
-            let first = UYGHUR_GIVEN[(rng.below(10) + if female { 10 } else { 0 }) as usize % UYGHUR_GIVEN.len()];
+            let first = UYGHUR_GIVEN
+                [(rng.below(10) + if female { 10 } else { 0 }) as usize % UYGHUR_GIVEN.len()];
             format!("{first}·{}", rng.pick(&UYGHUR_GIVEN[..10]))
         }
         "15" if rng.chance(0.15) => rng.pick(&MONGOLIAN).to_string(),

@@ -61,12 +61,25 @@ fn setup(db: &Db, dir: &Path, m: &Manifest) -> Catalogue {
     divisions::load_catalogue(db).expect("reload")
 }
 
-fn import_all(db: &Db, cat: &Catalogue, dir: &Path, m: &Manifest, work: &Path) -> Vec<ImportOutcome> {
+fn import_all(
+    db: &Db,
+    cat: &Catalogue,
+    dir: &Path,
+    m: &Manifest,
+    work: &Path,
+) -> Vec<ImportOutcome> {
     m.files
         .iter()
         .map(|f| {
             let src = source(&f.source).expect("known source");
-            import_file(db, cat, &dir.join(&f.file), &opts(src, work), &mut |_, _| {}).expect("import")
+            import_file(
+                db,
+                cat,
+                &dir.join(&f.file),
+                &opts(src, work),
+                &mut |_, _| {},
+            )
+            .expect("import")
         })
         .collect()
 }
@@ -77,26 +90,54 @@ fn dirty_region_every_bad_row_reported_every_good_row_in_reimport_changes_nothin
         let tmp = testing::TempDir::new("yanglao-gen");
         let dir = tmp.path().join("in");
         let m = gen(&dir, "150400", 3000, true);
-        assert!(m.files.iter().map(|f| f.errors.len()).sum::<usize>() > 50, "the generator injected faults");
+        assert!(
+            m.files.iter().map(|f| f.errors.len()).sum::<usize>() > 50,
+            "the generator injected faults"
+        );
         let cat = setup(&t.db, &dir, &m);
         let outcomes = import_all(&t.db, &cat, &dir, &m, tmp.path());
         for (f, out) in m.files.iter().zip(&outcomes) {
-            let ImportOutcome::Applied { batch, reports } = out else { panic!("{} should be new", f.file) };
+            let ImportOutcome::Applied { batch, reports } = out else {
+                panic!("{} should be new", f.file)
+            };
             let ctx = format!("{} on {}", f.file, t.name);
             assert_eq!(batch.rows_total as u64, f.rows, "{ctx}: rows");
             assert_eq!(batch.rows_bad as usize, f.errors.len(), "{ctx}: bad rows");
             assert_eq!(batch.rows_ok as u64, f.good_rows, "{ctx}: good rows");
-            assert_eq!(batch.rows_duplicate as usize, f.duplicates.len(), "{ctx}: duplicates");
-            assert_eq!(batch.facts_new as u64, f.facts, "{ctx}: every good row's facts are in");
+            assert_eq!(
+                batch.rows_duplicate as usize,
+                f.duplicates.len(),
+                "{ctx}: duplicates"
+            );
+            assert_eq!(
+                batch.facts_new as u64, f.facts,
+                "{ctx}: every good row's facts are in"
+            );
             let issues = registry::batch_issues(&t.db, batch.id, 100_000, 0).expect("issues");
-            let reported: BTreeSet<u64> =
-                issues.iter().filter(|i| i.severity == Severity::Error).map(|i| i.row_no as u64).collect();
+            let reported: BTreeSet<u64> = issues
+                .iter()
+                .filter(|i| i.severity == Severity::Error)
+                .map(|i| i.row_no as u64)
+                .collect();
             let expected: BTreeSet<u64> = f.errors.iter().map(|e| e.0).collect();
-            assert_eq!(reported, expected, "{ctx}: exactly the injected rows are reported");
-            let dups: BTreeSet<u64> =
-                issues.iter().filter(|i| i.severity == Severity::Duplicate).map(|i| i.row_no as u64).collect();
-            assert_eq!(dups, f.duplicates.iter().copied().collect(), "{ctx}: duplicates");
-            assert!(issues.iter().all(|i| !i.reason.is_empty()), "{ctx}: every issue has a reason");
+            assert_eq!(
+                reported, expected,
+                "{ctx}: exactly the injected rows are reported"
+            );
+            let dups: BTreeSet<u64> = issues
+                .iter()
+                .filter(|i| i.severity == Severity::Duplicate)
+                .map(|i| i.row_no as u64)
+                .collect();
+            assert_eq!(
+                dups,
+                f.duplicates.iter().copied().collect(),
+                "{ctx}: duplicates"
+            );
+            assert!(
+                issues.iter().all(|i| !i.reason.is_empty()),
+                "{ctx}: every issue has a reason"
+            );
             if !f.errors.is_empty() {
                 assert_eq!(reports.len(), 2, "{ctx}: CSV and xlsx error reports");
                 assert!(reports.iter().all(|p| p.exists()));
@@ -104,15 +145,27 @@ fn dirty_region_every_bad_row_reported_every_good_row_in_reimport_changes_nothin
             if f.encoding == "GBK" {
                 assert_eq!(batch.encoding, "GB18030", "{ctx}: GBK detected");
             }
-            assert!(batch.archive_path.as_ref().is_some_and(|p| Path::new(p).exists()), "{ctx}: original kept");
+            assert!(
+                batch
+                    .archive_path
+                    .as_ref()
+                    .is_some_and(|p| Path::new(p).exists()),
+                "{ctx}: original kept"
+            );
         }
         // A contradiction between 村（社区） and 民政 is recorded, not overwritten.
         let counts = registry::counts(&t.db).expect("counts");
-        assert!(counts.conflicts > 0, "{}: source conflicts recorded", t.name);
+        assert!(
+            counts.conflicts > 0,
+            "{}: source conflicts recorded",
+            t.name
+        );
 
         // The same files again: nothing changes.
         let again = import_all(&t.db, &cat, &dir, &m, tmp.path());
-        assert!(again.iter().all(|o| matches!(o, ImportOutcome::AlreadyImported(_))));
+        assert!(again
+            .iter()
+            .all(|o| matches!(o, ImportOutcome::AlreadyImported(_))));
         assert_eq!(registry::counts(&t.db).expect("counts").facts, counts.facts);
 
         // The same content under another name (a different file): no new facts either.
@@ -122,7 +175,9 @@ fn dirty_region_every_bad_row_reported_every_good_row_in_reimport_changes_nothin
         bytes.extend_from_slice(b"\r\n");
         std::fs::write(&copy, bytes).expect("write");
         let src = source(&f.source).expect("source");
-        match import_file(&t.db, &cat, &copy, &opts(src, tmp.path()), &mut |_, _| {}).expect("import") {
+        match import_file(&t.db, &cat, &copy, &opts(src, tmp.path()), &mut |_, _| {})
+            .expect("import")
+        {
             ImportOutcome::Applied { batch, .. } => {
                 assert_eq!(batch.facts_new, 0, "{}", t.name);
                 assert_eq!(batch.persons_new, 0);
@@ -161,14 +216,22 @@ fn a_batch_failing_half_way_leaves_nothing() {
         o.fail_at = Some(FailAt::AfterFacts);
         assert!(import_file(&t.db, &cat, &dir.join(&f.file), &o, &mut |_, _| {}).is_err());
         let c = registry::counts(&t.db).expect("counts");
-        assert_eq!((c.persons, c.facts, c.batches), (0, 0, 0), "{}: nothing of a failed batch remains", t.name);
+        assert_eq!(
+            (c.persons, c.facts, c.batches),
+            (0, 0, 0),
+            "{}: nothing of a failed batch remains",
+            t.name
+        );
         // And the file can then be imported for real.
         o.fail_at = None;
         assert!(matches!(
             import_file(&t.db, &cat, &dir.join(&f.file), &o, &mut |_, _| {}).expect("import"),
             ImportOutcome::Applied { .. }
         ));
-        assert_eq!(registry::counts(&t.db).expect("counts").persons as u64, f.good_rows);
+        assert_eq!(
+            registry::counts(&t.db).expect("counts").persons as u64,
+            f.good_rows
+        );
     }
 }
 
@@ -198,16 +261,30 @@ fn hotan_split_as_of_queries_and_fact_boundaries() {
             registry::search_persons(&t.db, &q).expect("search")
         };
         let (in_hekang, n_hekang) = search(hekang, after);
-        assert!(n_hekang > 0, "{}: people live in 和康县 after the split", t.name);
+        assert!(
+            n_hekang > 0,
+            "{}: people live in 和康县 after the split",
+            t.name
+        );
         // Their ID numbers still carry the old county (born long before 2024-12-27) ...
-        assert!(in_hekang.iter().all(|p| p.id_number.starts_with("653223") || !p.id_number.starts_with("6532")));
+        assert!(in_hekang
+            .iter()
+            .all(|p| p.id_number.starts_with("653223") || !p.id_number.starts_with("6532")));
         // ... and their records are coded to 赛图拉镇 of 皮山县, found under 和康县 by date.
-        assert!(in_hekang.iter().all(|p| p.hukou.as_deref().is_some_and(|h| h.starts_with("653223102"))));
+        assert!(in_hekang.iter().all(|p| p
+            .hukou
+            .as_deref()
+            .is_some_and(|h| h.starts_with("653223102"))));
         let (_, n_pishan_after) = search(pishan, after);
         let (_, n_pishan_before) = search(pishan, before);
         let (_, n_hekang_before) = search(hekang, before);
         assert_eq!(n_hekang_before, 0, "{}", t.name);
-        assert_eq!(n_pishan_before, n_pishan_after + n_hekang, "{}: nobody lost in the split", t.name);
+        assert_eq!(
+            n_pishan_before,
+            n_pishan_after + n_hekang,
+            "{}: nobody lost in the split",
+            t.name
+        );
 
         // A fact's end date is exclusive: 低保 ended on D is not held on D.
         let row = t
@@ -221,7 +298,13 @@ fn hotan_split_as_of_queries_and_fact_boundaries() {
             .expect("a 低保 that ended");
         let (pid, end) = (row.int(0).expect("id"), row.date(1).expect("date"));
         let facts = registry::person_facts(&t.db, pid).expect("facts");
-        assert_eq!(state_on(&facts, end.pred_opt().expect("day")).value(yanglao_domain::FactKind::Dibao), Some("是"));
-        assert_eq!(state_on(&facts, end).value(yanglao_domain::FactKind::Dibao), None);
+        assert_eq!(
+            state_on(&facts, end.pred_opt().expect("day")).value(yanglao_domain::FactKind::Dibao),
+            Some("是")
+        );
+        assert_eq!(
+            state_on(&facts, end).value(yanglao_domain::FactKind::Dibao),
+            None
+        );
     }
 }

@@ -64,15 +64,24 @@ pub fn upsert_division(t: &mut dyn Tx, d: &Division) -> Result<u64> {
 
 fn code(row: &Row, i: usize) -> Result<DivisionCode> {
     let s = row.text(i)?;
-    DivisionCode::parse(&s).map_err(|e| StoreError::Decode { column: i, detail: e.to_string() })
+    DivisionCode::parse(&s).map_err(|e| StoreError::Decode {
+        column: i,
+        detail: e.to_string(),
+    })
 }
 
 pub fn load_catalogue(db: &Db) -> Result<Catalogue> {
     let mut divisions = Vec::new();
-    for r in db.query("SELECT code, name, level, parent_code, valid_from, valid_to, source FROM division", &[])? {
+    for r in db.query(
+        "SELECT code, name, level, parent_code, valid_from, valid_to, source FROM division",
+        &[],
+    )? {
         let c = code(&r, 0)?;
         let parent = match r.opt_text(3)? {
-            Some(p) => Some(DivisionCode::parse(&p).map_err(|e| StoreError::Decode { column: 3, detail: e.to_string() })?),
+            Some(p) => Some(DivisionCode::parse(&p).map_err(|e| StoreError::Decode {
+                column: 3,
+                detail: e.to_string(),
+            })?),
             None => None,
         };
         divisions.push(Division {
@@ -86,7 +95,10 @@ pub fn load_catalogue(db: &Db) -> Result<Catalogue> {
         });
     }
     let mut moves = Vec::new();
-    for r in db.query("SELECT code, from_parent, to_parent, effective, note FROM division_move", &[])? {
+    for r in db.query(
+        "SELECT code, from_parent, to_parent, effective, note FROM division_move",
+        &[],
+    )? {
         moves.push(DivisionMove {
             code: code(&r, 0)?,
             from_parent: code(&r, 1)?,
@@ -96,10 +108,21 @@ pub fn load_catalogue(db: &Db) -> Result<Catalogue> {
         });
     }
     let mut changes = Vec::new();
-    for r in db.query("SELECT kind, from_code, to_code, effective, note FROM division_change", &[])? {
-        let kind = ChangeKind::parse(&r.text(0)?)
-            .ok_or_else(|| StoreError::Decode { column: 0, detail: "unknown change kind".into() })?;
-        changes.push(DivisionChange { kind, from: code(&r, 1)?, to: code(&r, 2)?, effective: r.date(3)?, note: r.text(4)? });
+    for r in db.query(
+        "SELECT kind, from_code, to_code, effective, note FROM division_change",
+        &[],
+    )? {
+        let kind = ChangeKind::parse(&r.text(0)?).ok_or_else(|| StoreError::Decode {
+            column: 0,
+            detail: "unknown change kind".into(),
+        })?;
+        changes.push(DivisionChange {
+            kind,
+            from: code(&r, 1)?,
+            to: code(&r, 2)?,
+            effective: r.date(3)?,
+            note: r.text(4)?,
+        });
     }
     Ok(Catalogue::new(divisions, moves, changes))
 }

@@ -5,11 +5,11 @@
 //!
 //! Everything is synchronous; the web layer calls it from blocking threads.
 
+pub mod divisions;
 mod pool;
 mod postgres_backend;
-mod sqlite_backend;
-pub mod divisions;
 pub mod registry;
+mod sqlite_backend;
 pub mod testing;
 
 use std::sync::Arc;
@@ -31,7 +31,10 @@ pub enum StoreError {
     #[error("{0}")]
     Aborted(String),
     #[error("migration {version}: {source}")]
-    Migration { version: i64, source: Box<StoreError> },
+    Migration {
+        version: i64,
+        source: Box<StoreError>,
+    },
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -88,7 +91,10 @@ pub struct Row(pub Vec<Value>);
 
 impl Row {
     fn get(&self, i: usize) -> Result<&Value> {
-        self.0.get(i).ok_or(StoreError::Decode { column: i, detail: "no such column".into() })
+        self.0.get(i).ok_or(StoreError::Decode {
+            column: i,
+            detail: "no such column".into(),
+        })
     }
     pub fn int(&self, i: usize) -> Result<i64> {
         match self.get(i)? {
@@ -134,7 +140,9 @@ impl Row {
     pub fn time(&self, i: usize) -> Result<DateTime<Utc>> {
         match self.get(i)? {
             Value::Time(t) => Ok(*t),
-            Value::Text(s) => DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|_| decode(i, s)),
+            Value::Text(s) => DateTime::parse_from_rfc3339(s)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| decode(i, s)),
             v => Err(decode(i, &format!("{v:?}"))),
         }
     }
@@ -147,7 +155,10 @@ impl Row {
 }
 
 fn decode(column: usize, detail: &str) -> StoreError {
-    StoreError::Decode { column, detail: detail.to_string() }
+    StoreError::Decode {
+        column,
+        detail: detail.to_string(),
+    }
 }
 
 /// A transaction (or a plain connection) on either backend.
@@ -158,7 +169,12 @@ pub trait Tx {
     /// Runs several statements without parameters.
     fn batch(&mut self, sql: &str) -> Result<()>;
     /// Fast bulk write into `table`; rows must match `columns` and `types`.
-    fn bulk<'a>(&'a mut self, table: &str, columns: &[&str], types: &[ColType]) -> Result<Box<dyn BulkWriter + 'a>>;
+    fn bulk<'a>(
+        &'a mut self,
+        table: &str,
+        columns: &[&str],
+        types: &[ColType],
+    ) -> Result<Box<dyn BulkWriter + 'a>>;
 
     fn query_one(&mut self, sql: &str, params: &[Value]) -> Result<Option<Row>> {
         Ok(self.query(sql, params)?.into_iter().next())
@@ -186,16 +202,24 @@ impl Db {
     /// (or `postgresql://…`, or a `host=… dbname=…` string) for PostgreSQL. Anything else is
     /// refused rather than guessed.
     pub fn open(url: &str) -> Result<Db> {
-        let inner = if url.starts_with("postgres://") || url.starts_with("postgresql://") || url.starts_with("host=") {
+        let inner = if url.starts_with("postgres://")
+            || url.starts_with("postgresql://")
+            || url.starts_with("host=")
+        {
             Inner::Postgres(postgres_backend::PgDb::open(url)?)
-        } else if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        } else if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
             Inner::Sqlite(sqlite_backend::SqliteDb::open(path)?)
         } else if url.contains("://") {
             return Err(StoreError::Url(url.to_string()));
         } else {
             Inner::Sqlite(sqlite_backend::SqliteDb::open(url)?)
         };
-        Ok(Db { inner: Arc::new(inner) })
+        Ok(Db {
+            inner: Arc::new(inner),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -240,7 +264,10 @@ impl Db {
         })?;
         let mut applied = Vec::new();
         for (version, sql) in migrations {
-            let done = self.query_one("SELECT version FROM schema_migrations WHERE version = $1", &[Value::Int(*version)])?;
+            let done = self.query_one(
+                "SELECT version FROM schema_migrations WHERE version = $1",
+                &[Value::Int(*version)],
+            )?;
             if done.is_some() {
                 continue;
             }
@@ -252,7 +279,10 @@ impl Db {
                 )?;
                 Ok(())
             })
-            .map_err(|e| StoreError::Migration { version: *version, source: Box::new(e) })?;
+            .map_err(|e| StoreError::Migration {
+                version: *version,
+                source: Box::new(e),
+            })?;
             applied.push(*version);
         }
         Ok(applied)

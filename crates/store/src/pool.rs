@@ -16,20 +16,31 @@ pub struct Pool<C> {
 
 impl<C> Pool<C> {
     pub fn new(max: usize, make: Factory<C>) -> Self {
-        Pool { idle: Mutex::new((Vec::new(), 0)), available: Condvar::new(), make, max: max.max(1) }
+        Pool {
+            idle: Mutex::new((Vec::new(), 0)),
+            available: Condvar::new(),
+            make,
+            max: max.max(1),
+        }
     }
 
     pub fn get(&self) -> Result<Pooled<'_, C>> {
         let mut guard = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             if let Some(c) = guard.0.pop() {
-                return Ok(Pooled { conn: Some(c), pool: self });
+                return Ok(Pooled {
+                    conn: Some(c),
+                    pool: self,
+                });
             }
             if guard.1 < self.max {
                 guard.1 += 1;
                 drop(guard);
                 return match (self.make)() {
-                    Ok(c) => Ok(Pooled { conn: Some(c), pool: self }),
+                    Ok(c) => Ok(Pooled {
+                        conn: Some(c),
+                        pool: self,
+                    }),
                     Err(e) => {
                         let mut g = self.idle.lock().unwrap_or_else(|e| e.into_inner());
                         g.1 -= 1;
@@ -37,7 +48,10 @@ impl<C> Pool<C> {
                     }
                 };
             }
-            guard = self.available.wait(guard).unwrap_or_else(|e| e.into_inner());
+            guard = self
+                .available
+                .wait(guard)
+                .unwrap_or_else(|e| e.into_inner());
         }
     }
 
@@ -66,13 +80,17 @@ impl<C> Pooled<'_, C> {
 impl<C> Deref for Pooled<'_, C> {
     type Target = C;
     fn deref(&self) -> &C {
-        self.conn.as_ref().unwrap_or_else(|| unreachable!("connection taken"))
+        self.conn
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("connection taken"))
     }
 }
 
 impl<C> DerefMut for Pooled<'_, C> {
     fn deref_mut(&mut self) -> &mut C {
-        self.conn.as_mut().unwrap_or_else(|| unreachable!("connection taken"))
+        self.conn
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("connection taken"))
     }
 }
 

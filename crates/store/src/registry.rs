@@ -59,7 +59,9 @@ pub enum Staged {
     Fact(StagedFact),
     Issue(RowIssue),
     /// A row read (for the counts), after its facts or issue.
-    RowDone { ok: bool },
+    RowDone {
+        ok: bool,
+    },
 }
 
 /// Test-only fault injection: abort the batch at this point, after real writes were made.
@@ -138,16 +140,22 @@ pub fn find_batch(db: &Db, source: &str, sha256: &str) -> Result<Option<BatchSum
 }
 
 pub fn batch(db: &Db, id: i64) -> Result<Option<BatchSummary>> {
-    db.query_one(&format!("SELECT {BATCH_COLS} FROM import_batch WHERE id = $1"), &[Value::Int(id)])?
-        .map(|r| batch_from(&r))
-        .transpose()
+    db.query_one(
+        &format!("SELECT {BATCH_COLS} FROM import_batch WHERE id = $1"),
+        &[Value::Int(id)],
+    )?
+    .map(|r| batch_from(&r))
+    .transpose()
 }
 
 pub fn batches(db: &Db, limit: i64) -> Result<Vec<BatchSummary>> {
-    db.query(&format!("SELECT {BATCH_COLS} FROM import_batch ORDER BY id DESC LIMIT $1"), &[Value::Int(limit)])?
-        .iter()
-        .map(batch_from)
-        .collect()
+    db.query(
+        &format!("SELECT {BATCH_COLS} FROM import_batch ORDER BY id DESC LIMIT $1"),
+        &[Value::Int(limit)],
+    )?
+    .iter()
+    .map(batch_from)
+    .collect()
 }
 
 pub fn batch_issues(db: &Db, batch_id: i64, limit: i64, offset: i64) -> Result<Vec<RowIssue>> {
@@ -168,8 +176,17 @@ pub fn batch_issues(db: &Db, batch_id: i64, limit: i64, offset: i64) -> Result<V
     .collect()
 }
 
-const STAGING_COLS: [&str; 9] =
-    ["row_no", "id_number", "name", "sex", "birth_date", "kind", "value", "valid_from", "valid_to"];
+const STAGING_COLS: [&str; 9] = [
+    "row_no",
+    "id_number",
+    "name",
+    "sex",
+    "birth_date",
+    "kind",
+    "value",
+    "valid_from",
+    "valid_to",
+];
 const STAGING_TYPES: [ColType; 9] = [
     ColType::Int,
     ColType::Text,
@@ -181,8 +198,22 @@ const STAGING_TYPES: [ColType; 9] = [
     ColType::Date,
     ColType::Date,
 ];
-const ISSUE_COLS: [&str; 6] = ["batch_id", "row_no", "severity", "column_name", "value", "reason"];
-const ISSUE_TYPES: [ColType; 6] = [ColType::Int, ColType::Int, ColType::Text, ColType::Text, ColType::Text, ColType::Text];
+const ISSUE_COLS: [&str; 6] = [
+    "batch_id",
+    "row_no",
+    "severity",
+    "column_name",
+    "value",
+    "reason",
+];
+const ISSUE_TYPES: [ColType; 6] = [
+    ColType::Int,
+    ColType::Int,
+    ColType::Text,
+    ColType::Text,
+    ColType::Text,
+    ColType::Text,
+];
 
 /// Applies one batch in one transaction. `items` streams the file's validated rows; an `Err`
 /// from it (a read error half-way through a file) aborts the batch and nothing is kept.
@@ -280,7 +311,7 @@ pub fn apply_batch(
             "INSERT INTO person (id_number, name, sex, birth_date, first_batch)
              SELECT id_number, MIN(name), MIN(sex), MIN(birth_date), $1 FROM staging WHERE true GROUP BY id_number
              ON CONFLICT (id_number) DO NOTHING",
-            &[b.clone()],
+            std::slice::from_ref(&b),
         )? as i64;
         if meta.department == "gongan" {
             // 公安 holds the authoritative name.
@@ -300,7 +331,7 @@ pub fn apply_batch(
             &[src.clone(), b.clone(), now],
         )? as i64;
         let facts_new = t
-            .query_one("SELECT COUNT(*) FROM fact WHERE batch_id = $1", &[b.clone()])?
+            .query_one("SELECT COUNT(*) FROM fact WHERE batch_id = $1", std::slice::from_ref(&b))?
             .map(|r| r.int(0))
             .transpose()?
             .unwrap_or(0);
@@ -332,19 +363,19 @@ pub fn apply_batch(
                    GROUP BY f.person_id) AS d
              WHERE fact.person_id = d.person_id AND fact.kind <> 'death' AND fact.valid_from <= d.valid_from
                AND (fact.valid_to IS NULL OR fact.valid_to > d.valid_from)",
-            &[b.clone()],
+            std::slice::from_ref(&b),
         )? as i64;
 
         // Conflicts: another source says something else about the same thing at the same time.
         t.exec(
             "INSERT INTO fact_source_kind (kind, source) SELECT DISTINCT kind, $1 FROM staging WHERE true ON CONFLICT DO NOTHING",
-            &[src.clone()],
+            std::slice::from_ref(&src),
         )?;
         let contested: Vec<String> = t
             .query(
                 "SELECT DISTINCT a.kind FROM fact_source_kind a JOIN fact_source_kind o ON o.kind = a.kind AND o.source <> a.source
                  WHERE a.source = $1",
-                &[src.clone()],
+                std::slice::from_ref(&src),
             )?
             .iter()
             .map(|r| r.text(0))
@@ -400,19 +431,31 @@ pub struct Person {
 }
 
 fn person_from(r: &Row) -> Result<Person> {
-    Ok(Person { id: r.int(0)?, id_number: r.text(1)?, name: r.text(2)?, sex: r.int(3)?, birth_date: r.date(4)? })
+    Ok(Person {
+        id: r.int(0)?,
+        id_number: r.text(1)?,
+        name: r.text(2)?,
+        sex: r.int(3)?,
+        birth_date: r.date(4)?,
+    })
 }
 
 pub fn person(db: &Db, id: i64) -> Result<Option<Person>> {
-    db.query_one("SELECT id, id_number, name, sex, birth_date FROM person WHERE id = $1", &[Value::Int(id)])?
-        .map(|r| person_from(&r))
-        .transpose()
+    db.query_one(
+        "SELECT id, id_number, name, sex, birth_date FROM person WHERE id = $1",
+        &[Value::Int(id)],
+    )?
+    .map(|r| person_from(&r))
+    .transpose()
 }
 
 pub fn person_by_id_number(db: &Db, id_number: &str) -> Result<Option<Person>> {
-    db.query_one("SELECT id, id_number, name, sex, birth_date FROM person WHERE id_number = $1", &[Value::text(id_number)])?
-        .map(|r| person_from(&r))
-        .transpose()
+    db.query_one(
+        "SELECT id, id_number, name, sex, birth_date FROM person WHERE id_number = $1",
+        &[Value::text(id_number)],
+    )?
+    .map(|r| person_from(&r))
+    .transpose()
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -507,7 +550,11 @@ pub fn search_persons(db: &Db, q: &PersonQuery) -> Result<(Vec<PersonListRow>, i
     let mut params: Vec<Value> = vec![Value::Date(as_of)];
     let mut wheres: Vec<String> = Vec::new();
     if let Some(text) = q.text.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        if text.len() >= 15 && text.chars().all(|c| c.is_ascii_digit() || c == 'X' || c == 'x') {
+        if text.len() >= 15
+            && text
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == 'X' || c == 'x')
+        {
             params.push(Value::text(text.to_ascii_uppercase()));
             wheres.push(format!("p.id_number = ${}", params.len()));
         } else {
@@ -521,22 +568,37 @@ pub fn search_persons(db: &Db, q: &PersonQuery) -> Result<(Vec<PersonListRow>, i
             let (lo, hi) = prefix_range(p);
             params.push(Value::Text(lo));
             params.push(Value::Text(hi));
-            ors.push(format!("(h.value >= ${} AND h.value < ${})", params.len() - 1, params.len()));
+            ors.push(format!(
+                "(h.value >= ${} AND h.value < ${})",
+                params.len() - 1,
+                params.len()
+            ));
         }
         let mut cond = format!("({})", ors.join(" OR "));
         for p in &q.exclude {
             let (lo, hi) = prefix_range(p);
             params.push(Value::Text(lo));
             params.push(Value::Text(hi));
-            cond.push_str(&format!(" AND NOT (h.value >= ${} AND h.value < ${})", params.len() - 1, params.len()));
+            cond.push_str(&format!(
+                " AND NOT (h.value >= ${} AND h.value < ${})",
+                params.len() - 1,
+                params.len()
+            ));
         }
         wheres.push(format!(
             "p.id IN (SELECT h.person_id FROM fact h WHERE h.kind = 'hukou' AND h.valid_from <= $1 AND (h.valid_to IS NULL OR h.valid_to > $1) AND {cond})"
         ));
     }
-    let where_sql = if wheres.is_empty() { String::new() } else { format!("WHERE {}", wheres.join(" AND ")) };
+    let where_sql = if wheres.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", wheres.join(" AND "))
+    };
     let total = db
-        .query_one(&format!("SELECT COUNT(*) FROM person p {where_sql}"), &params)?
+        .query_one(
+            &format!("SELECT COUNT(*) FROM person p {where_sql}"),
+            &params,
+        )?
         .map(|r| r.int(0))
         .transpose()?
         .unwrap_or(0);
@@ -586,7 +648,12 @@ pub fn counts(db: &Db) -> Result<Counts> {
         &[],
     )?;
     match r {
-        Some(r) => Ok(Counts { persons: r.int(0)?, facts: r.int(1)?, batches: r.int(2)?, conflicts: r.int(3)? }),
+        Some(r) => Ok(Counts {
+            persons: r.int(0)?,
+            facts: r.int(1)?,
+            batches: r.int(2)?,
+            conflicts: r.int(3)?,
+        }),
         None => Ok(Counts::default()),
     }
 }

@@ -16,7 +16,9 @@ pub struct SqliteDb {
 fn open_conn(path: &str) -> Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
     conn.execute_batch(
@@ -34,7 +36,10 @@ impl SqliteDb {
         let writer = open_conn(path)?;
         let p = path.to_string();
         let readers = Pool::new(8, Box::new(move || open_conn(&p)));
-        Ok(SqliteDb { writer: Mutex::new(writer), readers })
+        Ok(SqliteDb {
+            writer: Mutex::new(writer),
+            readers,
+        })
     }
 
     pub fn tx<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
@@ -63,7 +68,9 @@ impl ToSql for Value {
             Value::Null => ToSqlOutput::Owned(rusqlite::types::Value::Null),
             Value::Int(n) => ToSqlOutput::Owned(rusqlite::types::Value::Integer(*n)),
             Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
-            Value::Date(d) => ToSqlOutput::Owned(rusqlite::types::Value::Text(d.format("%Y-%m-%d").to_string())),
+            Value::Date(d) => ToSqlOutput::Owned(rusqlite::types::Value::Text(
+                d.format("%Y-%m-%d").to_string(),
+            )),
             Value::Time(t) => ToSqlOutput::Owned(rusqlite::types::Value::Text(t.to_rfc3339())),
         })
     }
@@ -115,8 +122,11 @@ impl Tx for SqliteTx<'_> {
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
         let mut stmt = self.conn.prepare_cached(&numbered(sql))?;
         let n = stmt.column_count();
-        let rows = stmt.query_map(rusqlite::params_from_iter(params.iter()), |r| read_row(r, n))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(StoreError::from)
+        let rows = stmt.query_map(rusqlite::params_from_iter(params.iter()), |r| {
+            read_row(r, n)
+        })?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(StoreError::from)
     }
 
     fn batch(&mut self, sql: &str) -> Result<()> {
@@ -124,9 +134,18 @@ impl Tx for SqliteTx<'_> {
         Ok(())
     }
 
-    fn bulk<'a>(&'a mut self, table: &str, columns: &[&str], _types: &[ColType]) -> Result<Box<dyn BulkWriter + 'a>> {
+    fn bulk<'a>(
+        &'a mut self,
+        table: &str,
+        columns: &[&str],
+        _types: &[ColType],
+    ) -> Result<Box<dyn BulkWriter + 'a>> {
         let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
-        let sql = format!("INSERT INTO {table} ({}) VALUES ({})", columns.join(", "), placeholders.join(", "));
+        let sql = format!(
+            "INSERT INTO {table} ({}) VALUES ({})",
+            columns.join(", "),
+            placeholders.join(", ")
+        );
         let stmt = self.conn.prepare(&sql)?;
         Ok(Box::new(SqliteBulk { stmt, count: 0 }))
     }

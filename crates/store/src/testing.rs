@@ -29,7 +29,10 @@ impl TempDir {
             "{prefix}-{}-{}-{}",
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed),
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
         ));
         if let Err(e) = fs::create_dir_all(&p) {
             panic!("cannot create {}: {e}", p.display());
@@ -51,8 +54,13 @@ pub fn sqlite() -> TestDb {
     let dir = TempDir::new("yanglao-test");
     let path = dir.path().join("test.db");
     let db = Db::open(&path.to_string_lossy()).unwrap_or_else(|e| panic!("open sqlite: {e}"));
-    db.migrate().unwrap_or_else(|e| panic!("migrate sqlite: {e}"));
-    TestDb { db, name: "sqlite", _dir: Some(dir) }
+    db.migrate()
+        .unwrap_or_else(|e| panic!("migrate sqlite: {e}"));
+    TestDb {
+        db,
+        name: "sqlite",
+        _dir: Some(dir),
+    }
 }
 
 pub fn postgres() -> TestDb {
@@ -60,14 +68,25 @@ pub fn postgres() -> TestDb {
     let name = format!(
         "t_{}_{}",
         std::process::id(),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
     );
     let mut admin = postgres::Client::connect(&format!("{base} dbname=postgres"), postgres::NoTls)
         .unwrap_or_else(|e| panic!("connect to test PostgreSQL ({base}): {e}"));
-    admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap_or_else(|e| panic!("create database: {e}"));
-    let db = Db::open(&format!("{base} dbname={name}")).unwrap_or_else(|e| panic!("open postgres: {e}"));
-    db.migrate().unwrap_or_else(|e| panic!("migrate postgres: {e}"));
-    TestDb { db, name: "postgres", _dir: None }
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap_or_else(|e| panic!("create database: {e}"));
+    let db =
+        Db::open(&format!("{base} dbname={name}")).unwrap_or_else(|e| panic!("open postgres: {e}"));
+    db.migrate()
+        .unwrap_or_else(|e| panic!("migrate postgres: {e}"));
+    TestDb {
+        db,
+        name: "postgres",
+        _dir: None,
+    }
 }
 
 /// Both backends, SQLite first.
@@ -80,7 +99,9 @@ pub fn pg_base_url() -> String {
     if let Ok(url) = std::env::var("YANGLAO_TEST_PG") {
         return url;
     }
-    let uid = fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m)).unwrap_or(0);
+    let uid = fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
+        .unwrap_or(0);
     let root = std::env::temp_dir().join(format!("yanglao-test-pg-{uid}"));
     let _ = fs::create_dir_all(&root);
     let lock = File::create(root.join("lock")).unwrap_or_else(|e| panic!("create lock: {e}"));
@@ -100,10 +121,14 @@ pub fn pg_base_url() -> String {
             Command::new(bin.join(args[0]))
         };
         cmd.args(&args[1..]);
-        cmd.output().unwrap_or_else(|e| panic!("run {}: {e}", args[0]))
+        cmd.output()
+            .unwrap_or_else(|e| panic!("run {}: {e}", args[0]))
     };
     if as_root {
-        let _ = Command::new("chown").args(["-R", "postgres:postgres"]).arg(&root).status();
+        let _ = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(&root)
+            .status();
         let _ = Command::new("chmod").args(["755"]).arg(&root).status();
     }
     let data_s = data.to_string_lossy().to_string();
@@ -111,10 +136,28 @@ pub fn pg_base_url() -> String {
     if !data.join("PG_VERSION").exists() {
         let _ = fs::create_dir_all(&sock);
         if as_root {
-            let _ = Command::new("chown").args(["-R", "postgres:postgres"]).arg(&root).status();
+            let _ = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&root)
+                .status();
         }
-        let out = run(&["initdb", "-D", &data_s, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C"]);
-        assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+        let out = run(&[
+            "initdb",
+            "-D",
+            &data_s,
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--locale=C",
+        ]);
+        assert!(
+            out.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let status = run(&["pg_ctl", "-D", &data_s, "status"]);
     if !status.status.success() {
@@ -122,7 +165,9 @@ pub fn pg_base_url() -> String {
             "-c listen_addresses='' -k {sock_s} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=256MB"
         );
         let log = root.join("log").to_string_lossy().to_string();
-        let out = run(&["pg_ctl", "-D", &data_s, "-l", &log, "-w", "-o", &opts, "start"]);
+        let out = run(&[
+            "pg_ctl", "-D", &data_s, "-l", &log, "-w", "-o", &opts, "start",
+        ]);
         assert!(
             out.status.success(),
             "pg_ctl start failed: {}{}",
@@ -139,7 +184,11 @@ fn pg_bin_dir() -> PathBuf {
         return PathBuf::from(p);
     }
     let mut candidates: Vec<PathBuf> = fs::read_dir("/usr/lib/postgresql")
-        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).collect())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.path().join("bin"))
+                .collect()
+        })
         .unwrap_or_default();
     candidates.sort();
     match candidates.into_iter().rev().find(|p| p.join("initdb").exists()) {

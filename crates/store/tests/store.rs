@@ -3,7 +3,9 @@
 use chrono::NaiveDate;
 use yanglao_domain::catalogue::builtin;
 use yanglao_domain::DivisionCode;
-use yanglao_store::registry::{apply_batch, person_facts, FailAt, NewBatch, Severity, Staged, StagedFact, RowIssue};
+use yanglao_store::registry::{
+    apply_batch, person_facts, FailAt, NewBatch, RowIssue, Severity, Staged, StagedFact,
+};
 use yanglao_store::{divisions, testing, Value};
 
 fn d(y: i32, m: u32, day: u32) -> NaiveDate {
@@ -13,10 +15,20 @@ fn d(y: i32, m: u32, day: u32) -> NaiveDate {
 #[test]
 fn migrations_are_idempotent_and_values_round_trip() {
     for t in testing::all() {
-        assert!(t.db.migrate().expect("second migrate").is_empty(), "{}", t.name);
-        let r = t
-            .db
-            .query_one("SELECT $1, $2, $3", &[Value::Int(42), Value::text("内蒙古"), Value::Date(d(2024, 12, 27))])
+        assert!(
+            t.db.migrate().expect("second migrate").is_empty(),
+            "{}",
+            t.name
+        );
+        let r =
+            t.db.query_one(
+                "SELECT $1, $2, $3",
+                &[
+                    Value::Int(42),
+                    Value::text("内蒙古"),
+                    Value::Date(d(2024, 12, 27)),
+                ],
+            )
             .expect("query")
             .expect("row");
         assert_eq!(r.int(0).expect("int"), 42, "{}", t.name);
@@ -34,8 +46,16 @@ fn catalogue_round_trips_with_history() {
         assert_eq!(back.len(), cat.len(), "{}", t.name);
         let village = DivisionCode::parse("653223102201").expect("code");
         let hekang = DivisionCode::parse("653228").expect("code");
-        assert!(back.is_within_on(village, hekang, d(2025, 1, 1)), "{}", t.name);
-        assert!(!back.is_within_on(village, hekang, d(2024, 12, 1)), "{}", t.name);
+        assert!(
+            back.is_within_on(village, hekang, d(2025, 1, 1)),
+            "{}",
+            t.name
+        );
+        assert!(
+            !back.is_within_on(village, hekang, d(2024, 12, 1)),
+            "{}",
+            t.name
+        );
     }
 }
 
@@ -82,7 +102,12 @@ fn a_failing_batch_leaves_nothing_and_a_newer_fact_ends_the_older() {
         // Injected failure after facts were written: rolled back too.
         let mut items = vec![Ok(fact(1, id, "hukou", "150102001201", d(2000, 1, 1)))].into_iter();
         assert!(apply_batch(&t.db, &meta("a", Some(FailAt::AfterFacts)), &mut items).is_err());
-        let n = t.db.query_one("SELECT COUNT(*) FROM person", &[]).expect("q").expect("row").int(0).expect("int");
+        let n =
+            t.db.query_one("SELECT COUNT(*) FROM person", &[])
+                .expect("q")
+                .expect("row")
+                .int(0)
+                .expect("int");
         assert_eq!(n, 0, "{}: nothing of an aborted batch remains", t.name);
 
         let mut items = vec![
@@ -99,14 +124,32 @@ fn a_failing_batch_leaves_nothing_and_a_newer_fact_ends_the_older() {
         ]
         .into_iter();
         let b1 = apply_batch(&t.db, &meta("a", None), &mut items).expect("apply");
-        assert_eq!((b1.rows_total, b1.rows_ok, b1.rows_bad, b1.persons_new, b1.facts_new), (2, 1, 1, 1, 1), "{}", t.name);
+        assert_eq!(
+            (
+                b1.rows_total,
+                b1.rows_ok,
+                b1.rows_bad,
+                b1.persons_new,
+                b1.facts_new
+            ),
+            (2, 1, 1, 1, 1),
+            "{}",
+            t.name
+        );
         let mut items = vec![Ok(fact(1, id, "hukou", "150203001201", d(2020, 5, 1)))].into_iter();
         let b2 = apply_batch(&t.db, &meta("b", None), &mut items).expect("apply");
         assert_eq!(b2.facts_ended, 1, "{}", t.name);
-        let p = yanglao_store::registry::person_by_id_number(&t.db, id).expect("q").expect("person");
+        let p = yanglao_store::registry::person_by_id_number(&t.db, id)
+            .expect("q")
+            .expect("person");
         let facts = person_facts(&t.db, p.id).expect("facts");
         assert_eq!(facts.len(), 2);
-        assert_eq!(facts[0].valid_to, Some(d(2020, 5, 1)), "{}: old 户籍 ends when the new one starts", t.name);
+        assert_eq!(
+            facts[0].valid_to,
+            Some(d(2020, 5, 1)),
+            "{}: old 户籍 ends when the new one starts",
+            t.name
+        );
         assert_eq!(facts[0].ended_by_batch, Some(b2.id));
         assert!(facts[1].valid_to.is_none());
     }

@@ -1,1 +1,766 @@
+//! The web console: server-rendered pages in Simplified Chinese that work without JavaScript.
+//! Handlers read through the store on blocking threads; personal data is masked on screen.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use chrono::{FixedOffset, NaiveDate, Utc};
+use serde::Deserialize;
+use yanglao_domain::dates::age_on;
+use yanglao_domain::{Catalogue, DivisionCode, DivisionLevel, FactKind, IdNumber, Sex};
+use yanglao_registry::sources::{source, SOURCES};
+use yanglao_registry::state::{source_label, state_on};
+use yanglao_store::registry::{self, BatchSummary, PersonQuery};
+use yanglao_store::Db;
+
+/// What every handler shares.
+pub struct App {
+    pub db: Db,
+    pub catalogue: Catalogue,
+    /// "Today" in China Standard Time unless a test fixes it.
+    pub today: Box<dyn Fn() -> NaiveDate + Send + Sync>,
+}
+
+impl App {
+    pub fn new(db: Db, catalogue: Catalogue) -> App {
+        App {
+            db,
+            catalogue,
+            today: Box::new(china_today),
+        }
+    }
+}
+
+pub fn china_today() -> NaiveDate {
+    let cst = FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| unreachable!("valid offset"));
+    Utc::now().with_timezone(&cst).date_naive()
+}
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/", get(home))
+        .route("/persons", get(persons))
+        .route("/persons/{id}", get(person))
+        .route("/imports", get(imports))
+        .route("/imports/{id}", get(import_batch))
+        .route("/sources", get(sources))
+        .route("/divisions", get(divisions))
+        .route("/static/style.css", get(style))
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(security_headers))
+        .with_state(app)
+}
+
+pub async fn serve(app: Arc<App>, addr: SocketAddr) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    axum::serve(listener, router(app)).await
+}
+
+async fn security_headers(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+    h.insert(
+        "content-security-policy",
+        HeaderValue::from_static("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'"),
+    );
+    res
+}
+
+/// One error type at the edge: a status and a message in Chinese; internals go to the log.
+pub enum AppError {
+    NotFound(String),
+    BadRequest(String),
+    Internal(String),
+}
+
+impl From<yanglao_store::StoreError> for AppError {
+    fn from(e: yanglao_store::StoreError) -> Self {
+        AppError::Internal(e.to_string())
+    }
+}
+
+impl From<askama::Error> for AppError {
+    fn from(e: askama::Error) -> Self {
+        AppError::Internal(e.to_string())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    nav: &'static str,
+    title: String,
+    message: String,
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, title, message) = match self {
+            AppError::NotFound(m) => (StatusCode::NOT_FOUND, "未找到".to_string(), m),
+            AppError::BadRequest(m) => (StatusCode::BAD_REQUEST, "请求有误".to_string(), m),
+            AppError::Internal(m) => {
+                eprintln!("internal error: {m}");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "系统错误".to_string(),
+                    "系统内部错误，请稍后再试或联系管理员。".to_string(),
+                )
+            }
+        };
+        let body = ErrorPage {
+            nav: "",
+            title,
+            message,
+        }
+        .render()
+        .unwrap_or_else(|_| "系统错误".into());
+        (status, Html(body)).into_response()
+    }
+}
+
+type Result<T> = std::result::Result<T, AppError>;
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+}
+
+fn page<T: Template>(t: T) -> Result<Response> {
+    Ok(Html(t.render()?).into_response())
+}
+
+async fn not_found() -> AppError {
+    AppError::NotFound("页面不存在。".into())
+}
+
+async fn style() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        include_str!("../static/style.css"),
+    )
+}
+
+struct BatchRow {
+    id: i64,
+    source_title: String,
+    file_name: String,
+    rows_total: i64,
+    rows_ok: i64,
+    rows_bad: i64,
+    rows_duplicate: i64,
+    facts_new: i64,
+    started: String,
+}
+
+fn source_title(code: &str) -> String {
+    source(code)
+        .map(|s| s.title.to_string())
+        .unwrap_or_else(|| code.to_string())
+}
+
+fn local_time(t: chrono::DateTime<Utc>) -> String {
+    let cst = FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| unreachable!("valid offset"));
+    t.with_timezone(&cst).format("%Y-%m-%d %H:%M").to_string()
+}
+
+fn batch_row(b: &BatchSummary) -> BatchRow {
+    BatchRow {
+        id: b.id,
+        source_title: source_title(&b.source),
+        file_name: b.file_name.clone(),
+        rows_total: b.rows_total,
+        rows_ok: b.rows_ok,
+        rows_bad: b.rows_bad,
+        rows_duplicate: b.rows_duplicate,
+        facts_new: b.facts_new,
+        started: local_time(b.started_at),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    nav: &'static str,
+    persons: i64,
+    facts: i64,
+    batches: i64,
+    conflicts: i64,
+    batch_rows: Vec<BatchRow>,
+}
+
+async fn home(State(app): State<Arc<App>>) -> Result<Response> {
+    blocking(move || {
+        let c = registry::counts(&app.db)?;
+        let b = registry::batches(&app.db, 12)?;
+        page(HomePage {
+            nav: "home",
+            persons: c.persons,
+            facts: c.facts,
+            batches: c.batches,
+            conflicts: c.conflicts,
+            batch_rows: b.iter().map(batch_row).collect(),
+        })
+    })
+    .await
+}
+
+#[derive(Deserialize, Default)]
+struct PersonsQuery {
+    q: Option<String>,
+    division: Option<String>,
+    as_of: Option<String>,
+    page: Option<i64>,
+}
+
+struct DivisionOption {
+    code: String,
+    label: String,
+    selected: bool,
+}
+
+struct PersonRow {
+    id: i64,
+    name: String,
+    id_masked: String,
+    sex: &'static str,
+    age: i32,
+    hukou: String,
+    dead: bool,
+}
+
+#[derive(Template)]
+#[template(path = "persons.html")]
+struct PersonsPage {
+    nav: &'static str,
+    q: String,
+    as_of: String,
+    division_options: Vec<DivisionOption>,
+    rows: Vec<PersonRow>,
+    total: i64,
+    page: i64,
+    pages: i64,
+    prev_url: String,
+    next_url: String,
+}
+
+const PAGE_SIZE: i64 = 50;
+
+fn parse_as_of(app: &App, s: Option<&str>) -> Result<NaiveDate> {
+    match s.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok((app.today)()),
+        Some(s) => yanglao_domain::dates::parse_date(s)
+            .ok_or_else(|| AppError::BadRequest(format!("日期“{s}”无效，应为 YYYY-MM-DD。"))),
+    }
+}
+
+fn division_options(
+    cat: &Catalogue,
+    selected: Option<DivisionCode>,
+    as_of: NaiveDate,
+) -> Vec<DivisionOption> {
+    let mut all: Vec<_> = cat
+        .all()
+        .filter(|d| d.level <= DivisionLevel::County)
+        .filter(|d| d.valid_from.is_none_or(|f| f <= as_of) && d.valid_to.is_none_or(|t| t > as_of))
+        .collect();
+    all.sort_by_key(|d| d.code);
+    let mut out: Vec<DivisionOption> = all
+        .into_iter()
+        .map(|d| {
+            let indent = "　".repeat(d.level as usize - 1);
+            DivisionOption {
+                code: d.code.short(),
+                label: format!("{indent}{}", d.name),
+                selected: Some(d.code) == selected,
+            }
+        })
+        .collect();
+    // A township chosen by URL is shown too.
+    if let Some(s) = selected {
+        if s.level() > DivisionLevel::County {
+            out.push(DivisionOption {
+                code: s.short(),
+                label: cat.path_name(s, as_of),
+                selected: true,
+            });
+        }
+    }
+    out
+}
+
+fn place(cat: &Catalogue, code: Option<&str>, as_of: NaiveDate) -> String {
+    match code.and_then(|c| DivisionCode::parse(c).ok()) {
+        Some(c) => cat.path_name(c, as_of),
+        None => "—".into(),
+    }
+}
+
+fn url_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+async fn persons(State(app): State<Arc<App>>, Query(q): Query<PersonsQuery>) -> Result<Response> {
+    blocking(move || {
+        let as_of = parse_as_of(&app, q.as_of.as_deref())?;
+        let division = match q
+            .division
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            Some(s) => {
+                Some(DivisionCode::parse(s).map_err(|e| AppError::BadRequest(e.to_string()))?)
+            }
+            None => None,
+        };
+        let text = q.q.clone().unwrap_or_default();
+        if text.chars().count() > 64 {
+            return Err(AppError::BadRequest("查询内容过长。".into()));
+        }
+        let page_no = q.page.unwrap_or(1).max(1);
+        let scope = division
+            .map(|d| app.catalogue.scope_on(d, as_of))
+            .unwrap_or_default();
+        let query = PersonQuery {
+            text: Some(text.clone()),
+            include: scope.include,
+            exclude: scope.exclude,
+            as_of: Some(as_of),
+            limit: PAGE_SIZE,
+            offset: (page_no - 1) * PAGE_SIZE,
+        };
+        let (list, total) = registry::search_persons(&app.db, &query)?;
+        let rows = list
+            .into_iter()
+            .map(|p| PersonRow {
+                id: p.id,
+                id_masked: IdNumber::parse(&p.id_number)
+                    .map(|i| i.masked())
+                    .unwrap_or_else(|_| "（无效号码）".into()),
+                name: p.name,
+                sex: Sex::from_code(p.sex).map(|s| s.label()).unwrap_or("未知"),
+                age: age_on(p.birth_date, as_of),
+                hukou: place(&app.catalogue, p.hukou.as_deref(), as_of),
+                dead: p.died.is_some_and(|d| d <= as_of),
+            })
+            .collect();
+        let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+        let base = format!(
+            "/persons?q={}&division={}&as_of={as_of}",
+            url_encode(&text),
+            division.map(|d| d.short()).unwrap_or_default()
+        );
+        page(PersonsPage {
+            nav: "persons",
+            q: text,
+            as_of: as_of.to_string(),
+            division_options: division_options(&app.catalogue, division, as_of),
+            rows,
+            total,
+            page: page_no,
+            pages,
+            prev_url: format!("{base}&page={}", page_no - 1),
+            next_url: format!("{base}&page={}", page_no + 1),
+        })
+    })
+    .await
+}
+
+struct CurrentRow {
+    kind: &'static str,
+    value: String,
+    source: String,
+    period: String,
+    batch_id: i64,
+    batch_file: String,
+    contested: bool,
+}
+
+struct HistoryRow {
+    kind: String,
+    value: String,
+    from: String,
+    to: String,
+    source: String,
+    batch_id: i64,
+    ended_by: String,
+}
+
+#[derive(Template)]
+#[template(path = "person.html")]
+struct PersonPage {
+    nav: &'static str,
+    name: String,
+    id_masked: String,
+    sex: &'static str,
+    birth: String,
+    age: i32,
+    as_of: String,
+    dead: bool,
+    died: String,
+    hukou: String,
+    residence: String,
+    contested: bool,
+    current: Vec<CurrentRow>,
+    history: Vec<HistoryRow>,
+}
+
+#[derive(Deserialize)]
+struct AsOfQuery {
+    as_of: Option<String>,
+}
+
+fn fact_value_label(cat: &Catalogue, kind: FactKind, value: &str, as_of: NaiveDate) -> String {
+    match kind {
+        FactKind::Hukou | FactKind::Residence => place(cat, Some(value), as_of),
+        _ => kind.display_value(value),
+    }
+}
+
+async fn person(
+    State(app): State<Arc<App>>,
+    Path(id): Path<i64>,
+    Query(q): Query<AsOfQuery>,
+) -> Result<Response> {
+    blocking(move || {
+        let as_of = parse_as_of(&app, q.as_of.as_deref())?;
+        let p = registry::person(&app.db, id)?
+            .ok_or_else(|| AppError::NotFound("没有这个人员。".into()))?;
+        let facts = registry::person_facts(&app.db, id)?;
+        let state = state_on(&facts, as_of);
+        let cat = &app.catalogue;
+        let current: Vec<CurrentRow> = state
+            .facts
+            .iter()
+            .map(|f| CurrentRow {
+                kind: f.kind_label,
+                value: fact_value_label(cat, f.kind, &f.value, as_of),
+                source: f.source_label.clone(),
+                period: match f.valid_to {
+                    Some(t) => format!("{} 至 {}", f.valid_from, t),
+                    None => format!("{} 起", f.valid_from),
+                },
+                batch_id: f.batch_id,
+                batch_file: f.batch_file.clone(),
+                contested: f.contested,
+            })
+            .collect();
+        let history = facts
+            .iter()
+            .map(|f| {
+                let kind = FactKind::parse(&f.kind);
+                HistoryRow {
+                    kind: kind
+                        .map(|k| k.label().to_string())
+                        .unwrap_or_else(|| f.kind.clone()),
+                    value: kind
+                        .map(|k| fact_value_label(cat, k, &f.value, as_of))
+                        .unwrap_or_else(|| f.value.clone()),
+                    from: f.valid_from.to_string(),
+                    to: f
+                        .valid_to
+                        .map(|d| d.to_string())
+                        .unwrap_or_else(|| "—".into()),
+                    source: source_label(&f.source),
+                    batch_id: f.batch_id,
+                    ended_by: f
+                        .ended_by_batch
+                        .map(|b| format!("批次 #{b}"))
+                        .unwrap_or_default(),
+                }
+            })
+            .collect();
+        let id_masked = IdNumber::parse(&p.id_number)
+            .map(|i| i.masked())
+            .unwrap_or_else(|_| "（无效号码）".into());
+        page(PersonPage {
+            nav: "persons",
+            name: p.name,
+            id_masked,
+            sex: Sex::from_code(p.sex).map(|s| s.label()).unwrap_or("未知"),
+            birth: p.birth_date.to_string(),
+            age: age_on(p.birth_date, as_of),
+            as_of: as_of.to_string(),
+            dead: state.died.is_some(),
+            died: state.died.map(|d| d.to_string()).unwrap_or_default(),
+            hukou: place(cat, state.value(FactKind::Hukou), as_of),
+            residence: place(cat, state.value(FactKind::Residence), as_of),
+            contested: state.facts.iter().any(|f| f.contested),
+            current,
+            history,
+        })
+    })
+    .await
+}
+
+#[derive(Template)]
+#[template(path = "imports.html")]
+struct ImportsPage {
+    nav: &'static str,
+    batch_rows: Vec<BatchRow>,
+}
+
+async fn imports(State(app): State<Arc<App>>) -> Result<Response> {
+    blocking(move || {
+        let b = registry::batches(&app.db, 500)?;
+        page(ImportsPage {
+            nav: "imports",
+            batch_rows: b.iter().map(batch_row).collect(),
+        })
+    })
+    .await
+}
+
+struct IssueRow {
+    row_no: i64,
+    severity: &'static str,
+    error: bool,
+    column: String,
+    value: String,
+    reason: String,
+}
+
+#[derive(Template)]
+#[template(path = "import.html")]
+struct ImportPage {
+    nav: &'static str,
+    b: BatchSummary,
+    source_title: String,
+    started: String,
+    issue_total: i64,
+    issues: Vec<IssueRow>,
+    page: i64,
+    more: bool,
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    page: Option<i64>,
+}
+
+async fn import_batch(
+    State(app): State<Arc<App>>,
+    Path(id): Path<i64>,
+    Query(q): Query<PageQuery>,
+) -> Result<Response> {
+    blocking(move || {
+        let b = registry::batch(&app.db, id)?
+            .ok_or_else(|| AppError::NotFound("没有这个批次。".into()))?;
+        let page_no = q.page.unwrap_or(1).max(1);
+        let per = 200;
+        let list = registry::batch_issues(&app.db, id, per + 1, (page_no - 1) * per)?;
+        let more = list.len() as i64 > per;
+        let issues = list
+            .into_iter()
+            .take(per as usize)
+            .map(|i| IssueRow {
+                row_no: i.row_no,
+                severity: i.severity.label(),
+                error: i.severity == registry::Severity::Error,
+                column: i.column,
+                value: i.value,
+                reason: i.reason,
+            })
+            .collect();
+        page(ImportPage {
+            nav: "imports",
+            source_title: source_title(&b.source),
+            started: local_time(b.started_at),
+            issue_total: b.rows_bad + b.rows_duplicate,
+            b,
+            issues,
+            page: page_no,
+            more,
+        })
+    })
+    .await
+}
+
+struct SourceView {
+    code: &'static str,
+    title: &'static str,
+    department: &'static str,
+    fields: Vec<(&'static str, String, bool)>,
+}
+
+#[derive(Template)]
+#[template(path = "sources.html")]
+struct SourcesPage {
+    nav: &'static str,
+    sources: Vec<SourceView>,
+}
+
+async fn sources() -> Result<Response> {
+    page(SourcesPage {
+        nav: "sources",
+        sources: SOURCES
+            .iter()
+            .map(|s| SourceView {
+                code: s.code,
+                title: s.title,
+                department: s.department.label(),
+                fields: s
+                    .fields
+                    .iter()
+                    .map(|f| (f.header, f.aliases.join("、"), f.required))
+                    .collect(),
+            })
+            .collect(),
+    })
+}
+
+struct ChildRow {
+    code: String,
+    name: String,
+    level: &'static str,
+    note: String,
+}
+
+#[derive(Template)]
+#[template(path = "divisions.html")]
+struct DivisionsPage {
+    nav: &'static str,
+    code: String,
+    path: String,
+    as_of: String,
+    parent_link: String,
+    children: Vec<ChildRow>,
+    changes: Vec<(String, String, String)>,
+}
+
+#[derive(Deserialize)]
+struct DivisionQuery {
+    code: Option<String>,
+    as_of: Option<String>,
+}
+
+async fn divisions(
+    State(app): State<Arc<App>>,
+    Query(q): Query<DivisionQuery>,
+) -> Result<Response> {
+    let as_of = parse_as_of(&app, q.as_of.as_deref())?;
+    let cat = &app.catalogue;
+    let (children, path, code, parent_link): (Vec<ChildRow>, String, String, String) =
+        match q.code.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => {
+                let mut top: Vec<_> = cat
+                    .all()
+                    .filter(|d| d.level == DivisionLevel::Province)
+                    .collect();
+                top.sort_by_key(|d| d.code);
+                let rows = top.iter().map(|d| child_row(cat, d, as_of)).collect();
+                (rows, "全部".into(), String::new(), String::new())
+            }
+            Some(s) => {
+                let c = DivisionCode::parse(s).map_err(|e| AppError::BadRequest(e.to_string()))?;
+                let rows = cat
+                    .children_on(c, as_of)
+                    .into_iter()
+                    .map(|d| child_row(cat, d, as_of))
+                    .collect();
+                let parent = cat
+                    .parent_on(c, as_of)
+                    .map(|p| format!("/divisions?code={}&as_of={as_of}", p.short()))
+                    .unwrap_or_else(|| format!("/divisions?as_of={as_of}"));
+                (rows, cat.path_name(c, as_of), c.short(), parent)
+            }
+        };
+    let selected = DivisionCode::parse(&code).ok();
+    let mut changes: Vec<(String, String, String)> = cat
+        .changes()
+        .iter()
+        .filter(|c| {
+            selected.is_none_or(|s| {
+                c.from.is_within(s) || c.to.is_within(s) || s.is_within(c.from) || s.is_within(c.to)
+            })
+        })
+        .map(|c| {
+            (
+                c.effective.to_string(),
+                format!(
+                    "{}：{} → {}",
+                    c.kind.label(),
+                    cat.name(c.from),
+                    cat.name(c.to)
+                ),
+                c.note.clone(),
+            )
+        })
+        .collect();
+    changes.extend(
+        cat.moves()
+            .iter()
+            .filter(|m| {
+                selected.is_none_or(|s| {
+                    m.code.is_within(s) || m.to_parent.is_within(s) || s.is_within(m.to_parent)
+                })
+            })
+            .map(|m| {
+                (
+                    m.effective.to_string(),
+                    format!(
+                        "划转：{} 由 {} 划归 {}",
+                        cat.name(m.code),
+                        cat.name(m.from_parent),
+                        cat.name(m.to_parent)
+                    ),
+                    m.note.clone(),
+                )
+            }),
+    );
+    page(DivisionsPage {
+        nav: "divisions",
+        code,
+        path,
+        as_of: as_of.to_string(),
+        parent_link,
+        children,
+        changes,
+    })
+}
+
+fn child_row(cat: &Catalogue, d: &yanglao_domain::Division, as_of: NaiveDate) -> ChildRow {
+    let mut note = Vec::new();
+    if let Some(f) = d.valid_from {
+        note.push(format!("{f} 设立"));
+    }
+    if let Some(m) = cat
+        .moves()
+        .iter()
+        .find(|m| m.code == d.code && m.effective <= as_of)
+    {
+        note.push(format!("{} 由{}划入", m.effective, cat.name(m.from_parent)));
+    }
+    ChildRow {
+        code: d.code.short(),
+        name: d.name.clone(),
+        level: d.level.label(),
+        note: note.join("；"),
+    }
+}

@@ -1,1 +1,505 @@
-fn main() {}
+//! `yanglao`: the one binary. Subcommands for operators: init, gen, import, serve, demo, and
+//! the import benchmark.
+
+mod bench;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use chrono::{NaiveDate, Utc};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use yanglao_domain::catalogue::builtin;
+use yanglao_domain::{Catalogue, DivisionCode};
+use yanglao_registry::import::{import_file, import_villages, ImportOptions, ImportOutcome};
+use yanglao_registry::reader::Progress;
+use yanglao_registry::sources::{source, SOURCES};
+use yanglao_registry::synth::{generate, read_manifest, GenOptions};
+use yanglao_store::{divisions, registry, Db};
+
+#[derive(Parser)]
+#[command(
+    name = "yanglao",
+    version,
+    about = "基本养老服务体系信息平台 (basic elderly care service platform)"
+)]
+pub struct Cli {
+    /// Database: a SQLite file path (default yanglao.db), sqlite:PATH, or postgres://…
+    #[arg(long, global = true, env = "YANGLAO_DB", default_value = "yanglao.db")]
+    db: String,
+    /// Where original import files and error reports are kept (default: beside a SQLite file,
+    /// ./yanglao-files for PostgreSQL).
+    #[arg(long, global = true, env = "YANGLAO_FILES")]
+    files: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create or upgrade the database and load the built-in divisions (Inner Mongolia, Hotan, Baoshan).
+    Init,
+    /// Write the department files of a synthetic region.
+    Gen {
+        #[arg(long, default_value_t = 10_000)]
+        people: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Division code of the region (e.g. 150000 Inner Mongolia, 150400 Chifeng, 653200 Hotan).
+        #[arg(long, default_value = "150000")]
+        region: String,
+        /// Reference date of the data (default: today).
+        #[arg(long)]
+        as_of: Option<NaiveDate>,
+        /// Add the faults real files have: bad check digits, duplicates, GBK files, missing and
+        /// out-of-range fields, conflicting sources.
+        #[arg(long)]
+        dirty: bool,
+        #[arg(long, default_value = "yanglao-gen")]
+        out: PathBuf,
+    },
+    /// Import a department file, or a directory written by `gen` (all its files, in order).
+    Import {
+        path: PathBuf,
+        /// Source of a single file (see `yanglao sources`).
+        #[arg(long)]
+        source: Option<String>,
+        /// Header overrides for this office's files: key=表头, repeatable (keys in `yanglao sources`).
+        #[arg(long = "column", value_parser = parse_kv)]
+        columns: Vec<(String, String)>,
+        /// Import date: later-dated facts are refused (default: today).
+        #[arg(long)]
+        as_of: Option<NaiveDate>,
+    },
+    /// List the department sources and the columns each must have.
+    Sources,
+    /// Show one person's registry state on a date.
+    Person {
+        id_number: String,
+        #[arg(long)]
+        as_of: Option<NaiveDate>,
+    },
+    /// Serve the web console.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+    },
+    /// Fresh embedded database, a generated league-sized region imported, console served.
+    Demo {
+        #[arg(long, default_value_t = 200_000)]
+        people: usize,
+        #[arg(long, default_value = "150400")]
+        region: String,
+        #[arg(long, default_value = "yanglao-demo")]
+        dir: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+        #[arg(long, default_value_t = 2025)]
+        seed: u64,
+    },
+    /// Benchmarks (results go to BENCHMARKS.md by hand, with the command).
+    Bench {
+        #[command(subcommand)]
+        what: bench::BenchCommand,
+    },
+}
+
+fn parse_kv(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .ok_or_else(|| format!("应为 key=表头：{s}"))
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let today = yanglao_web::china_today();
+    match &cli.command {
+        Command::Init => {
+            let db = open(&cli.db)?;
+            let n = init(&db)?;
+            println!(
+                "数据库已就绪（{}），已载入 {n} 个行政区划。",
+                db.backend().name()
+            );
+        }
+        Command::Gen {
+            people,
+            seed,
+            region,
+            as_of,
+            dirty,
+            out,
+        } => {
+            let region = DivisionCode::parse(region).context("--region")?;
+            let cat = builtin::catalogue();
+            if cat.get(region).is_none() {
+                bail!("内置区划中没有 {region}");
+            }
+            let t = Instant::now();
+            let m = generate(
+                &cat,
+                &GenOptions {
+                    people: *people,
+                    seed: *seed,
+                    region,
+                    as_of: as_of.unwrap_or(today),
+                    dirty: *dirty,
+                    out: out.clone(),
+                },
+            )?;
+            println!(
+                "已生成 {} 的 {} 位老年人（{} 个村级区划），用时 {:.1}s，写入 {}：",
+                cat.name(region),
+                people,
+                m.villages,
+                t.elapsed().as_secs_f64(),
+                out.display()
+            );
+            for f in &m.files {
+                println!(
+                    "  {:<28} {:>9} 行  {:<6} 问题行 {:>5}  重复 {:>4}",
+                    f.file,
+                    f.rows,
+                    f.encoding,
+                    f.errors.len(),
+                    f.duplicates.len()
+                );
+            }
+        }
+        Command::Import {
+            path,
+            source: src,
+            columns,
+            as_of,
+        } => {
+            let db = open(&cli.db)?;
+            init(&db)?;
+            let overrides: HashMap<String, String> = columns.iter().cloned().collect();
+            let files = files_dir(&cli);
+            import_path(
+                &db,
+                path,
+                src.as_deref(),
+                &overrides,
+                as_of.unwrap_or(today),
+                &files,
+                true,
+            )?;
+        }
+        Command::Sources => {
+            for s in SOURCES.iter() {
+                println!("{}  {}（{}）", s.code, s.title, s.department.label());
+                for f in s.fields {
+                    let alias = if f.aliases.is_empty() {
+                        String::new()
+                    } else {
+                        format!("，也可写作 {}", f.aliases.join("、"))
+                    };
+                    println!(
+                        "    {:<12} {}{}{}",
+                        f.key,
+                        f.header,
+                        if f.required { "（必填）" } else { "" },
+                        alias
+                    );
+                }
+            }
+        }
+        Command::Person { id_number, as_of } => {
+            let db = open(&cli.db)?;
+            let id = yanglao_domain::IdNumber::parse(id_number)?;
+            let Some(p) = registry::person_by_id_number(&db, id.as_str())? else {
+                bail!("没有身份证号为 {} 的人员", id.masked())
+            };
+            let as_of = as_of.unwrap_or(today);
+            let facts = registry::person_facts(&db, p.id)?;
+            let state = yanglao_registry::state::state_on(&facts, as_of);
+            println!(
+                "{} {} {} 周岁（截至 {as_of}）",
+                p.name,
+                id.masked(),
+                yanglao_domain::dates::age_on(p.birth_date, as_of)
+            );
+            if let Some(d) = state.died {
+                println!("  已于 {d} 死亡");
+            }
+            for f in &state.facts {
+                println!(
+                    "  {:<10} {:<24} {}  {} 起{}",
+                    f.kind_label,
+                    f.value_label,
+                    f.source_label,
+                    f.valid_from,
+                    if f.contested {
+                        "  ⚠ 部门间不一致"
+                    } else {
+                        ""
+                    }
+                );
+            }
+        }
+        Command::Serve { addr } => {
+            let db = open(&cli.db)?;
+            init(&db)?;
+            serve(db, *addr)?;
+        }
+        Command::Demo {
+            people,
+            region,
+            dir,
+            addr,
+            seed,
+        } => demo(*people, region, dir, *addr, *seed, today)?,
+        Command::Bench { what } => bench::run(what, today)?,
+    }
+    Ok(())
+}
+
+fn open(url: &str) -> Result<Db> {
+    let db = Db::open(url).with_context(|| format!("打开数据库 {url}"))?;
+    Ok(db)
+}
+
+/// Migrations and the built-in divisions; safe to repeat.
+pub fn init(db: &Db) -> Result<usize> {
+    db.migrate().context("数据库迁移")?;
+    Ok(divisions::save_catalogue(db, &builtin::catalogue())?)
+}
+
+fn files_dir(cli: &Cli) -> PathBuf {
+    if let Some(f) = &cli.files {
+        return f.clone();
+    }
+    if cli.db.contains("://") || cli.db.starts_with("host=") {
+        return PathBuf::from("yanglao-files");
+    }
+    let file = Path::new(cli.db.strip_prefix("sqlite:").unwrap_or(&cli.db));
+    match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.join("yanglao-files"),
+        _ => PathBuf::from("yanglao-files"),
+    }
+}
+
+/// A progress bar fed from the importer's counter by a small polling thread.
+struct Bar {
+    pb: ProgressBar,
+    done: Arc<std::sync::atomic::AtomicBool>,
+    poller: std::thread::JoinHandle<()>,
+}
+
+impl Bar {
+    fn start(progress: Progress, total: Option<u64>) -> Bar {
+        let pb = match total {
+            Some(t) => ProgressBar::new(t).with_style(
+                ProgressStyle::with_template("  {bar:40} {bytes}/{total_bytes} {elapsed}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ),
+            None => ProgressBar::new_spinner().with_style(
+                ProgressStyle::with_template("  {spinner} {pos} 行 {elapsed}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            ),
+        };
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (pb2, done2) = (pb.clone(), done.clone());
+        let poller = std::thread::spawn(move || {
+            while !done2.load(std::sync::atomic::Ordering::Relaxed) {
+                pb2.set_position(progress.get());
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        Bar { pb, done, poller }
+    }
+
+    fn finish(self) {
+        self.done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = self.poller.join();
+        self.pb.finish_and_clear();
+    }
+}
+
+/// Imports one file or a generated directory; prints a summary per file.
+pub fn import_path(
+    db: &Db,
+    path: &Path,
+    src: Option<&str>,
+    overrides: &HashMap<String, String>,
+    today: NaiveDate,
+    files: &Path,
+    show_progress: bool,
+) -> Result<Vec<ImportOutcome>> {
+    let catalogue = divisions::load_catalogue(db)?;
+    let mut jobs: Vec<(PathBuf, String)> = Vec::new();
+    let mut catalogue = catalogue;
+    if path.is_dir() {
+        let m = read_manifest(path).with_context(|| {
+            format!(
+                "{} 中没有 manifest.json：请逐个文件导入并用 --source 指明数据源",
+                path.display()
+            )
+        })?;
+        let (n, issues) = import_villages(db, &catalogue, &path.join(&m.villages_file))?;
+        println!("村级区划：导入 {n} 个，问题 {} 个", issues.len());
+        for i in issues.iter().take(10) {
+            println!("  第{}行 {}：{}", i.row_no, i.column, i.reason);
+        }
+        catalogue = divisions::load_catalogue(db)?;
+        for f in m.files {
+            jobs.push((path.join(&f.file), f.source));
+        }
+    } else {
+        let Some(code) = src else {
+            bail!(
+                "请用 --source 指明数据源，可选：{}",
+                SOURCES
+                    .iter()
+                    .map(|s| s.code)
+                    .collect::<Vec<_>>()
+                    .join("、")
+            );
+        };
+        jobs.push((path.to_path_buf(), code.to_string()));
+    }
+    let mut out = Vec::new();
+    for (file, code) in jobs {
+        let Some(s) = source(&code) else {
+            bail!("未知数据源 {code}")
+        };
+        let opts = ImportOptions {
+            source: s,
+            today,
+            now: Utc::now(),
+            archive_dir: Some(files.join("originals")),
+            report_dir: Some(files.join("reports")),
+            header_overrides: overrides.clone(),
+            fail_at: None,
+        };
+        println!("{}（{}）", file.display(), s.title);
+        let t = Instant::now();
+        let mut bar: Option<Bar> = None;
+        let result = import_file(db, &catalogue, &file, &opts, &mut |p, total| {
+            if show_progress {
+                bar = Some(Bar::start(p, total));
+            }
+        });
+        if let Some(b) = bar {
+            b.finish();
+        }
+        let outcome = result.with_context(|| format!("导入 {}", file.display()))?;
+        match &outcome {
+            ImportOutcome::AlreadyImported(b) => println!(
+                "  该文件已于批次 #{} 导入（SHA-256 相同），未做任何改动。",
+                b.id
+            ),
+            ImportOutcome::Applied { batch: b, reports } => {
+                let secs = t.elapsed().as_secs_f64();
+                println!(
+                    "  批次 #{}：{} 行，成功 {}，问题行 {}，重复 {}；新增人员 {}，新增信息 {}，终止信息 {}，部门间不一致 {}；{:.1}s（{:.0} 行/秒，编码 {}）",
+                    b.id, b.rows_total, b.rows_ok, b.rows_bad, b.rows_duplicate, b.persons_new, b.facts_new, b.facts_ended, b.conflicts, secs,
+                    b.rows_total as f64 / secs.max(1e-9), b.encoding
+                );
+                if b.rows_bad > 0 {
+                    for i in registry::batch_issues(db, b.id, 5, 0)?
+                        .iter()
+                        .filter(|i| i.severity == registry::Severity::Error)
+                    {
+                        println!(
+                            "    第{}行 {}「{}」：{}",
+                            i.row_no, i.column, i.value, i.reason
+                        );
+                    }
+                    for r in reports {
+                        println!("  问题报告：{}", r.display());
+                    }
+                }
+            }
+        }
+        out.push(outcome);
+    }
+    Ok(out)
+}
+
+fn serve(db: Db, addr: SocketAddr) -> Result<()> {
+    let catalogue = divisions::load_catalogue(&db)?;
+    let app = Arc::new(yanglao_web::App::new(db, catalogue));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    println!("养老服务信息平台已启动：http://{addr}/");
+    rt.block_on(yanglao_web::serve(app, addr))
+        .with_context(|| format!("监听 {addr}"))?;
+    Ok(())
+}
+
+fn demo(
+    people: usize,
+    region: &str,
+    dir: &Path,
+    addr: SocketAddr,
+    seed: u64,
+    today: NaiveDate,
+) -> Result<()> {
+    let region = DivisionCode::parse(region).context("--region")?;
+    let cat: Catalogue = builtin::catalogue();
+    if cat.get(region).is_none() {
+        bail!("内置区划中没有 {region}");
+    }
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).with_context(|| format!("清理 {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(dir)?;
+    let db_path = dir.join("yanglao.db");
+    let db = open(&db_path.to_string_lossy())?;
+    init(&db)?;
+    let gen_dir = dir.join("部门数据");
+    let t = Instant::now();
+    println!(
+        "生成演示地区：{}，{} 位老年人……",
+        cat.path_name(region, today),
+        people
+    );
+    generate(
+        &cat,
+        &GenOptions {
+            people,
+            seed,
+            region,
+            as_of: today,
+            dirty: true,
+            out: gen_dir.clone(),
+        },
+    )?;
+    println!("已生成（{:.1}s），开始导入：", t.elapsed().as_secs_f64());
+    import_path(
+        &db,
+        &gen_dir,
+        None,
+        &HashMap::new(),
+        today,
+        &dir.join("yanglao-files"),
+        true,
+    )?;
+    let c = registry::counts(&db)?;
+    println!(
+        "演示数据就绪：{} 人，{} 条部门信息，用时 {:.1}s。",
+        c.persons,
+        c.facts,
+        t.elapsed().as_secs_f64()
+    );
+    println!("演示账号：本版本控制台尚未启用登录（账号、角色与区划权限见 issue #6），请直接访问。");
+    serve(db, addr)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

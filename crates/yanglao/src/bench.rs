@@ -1,0 +1,138 @@
+//! `yanglao bench import`: generates a region (not timed), then times the import of all its
+//! department files into a fresh database, and reports rows per second and peak memory.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use chrono::NaiveDate;
+use clap::Subcommand;
+use yanglao_domain::catalogue::builtin;
+use yanglao_domain::DivisionCode;
+use yanglao_registry::import::ImportOutcome;
+use yanglao_registry::synth::{generate, read_manifest, GenOptions};
+use yanglao_store::{registry, testing, Db};
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Import N older people from all department files.
+    Import {
+        #[arg(long, default_value_t = 1_000_000)]
+        people: usize,
+        #[arg(long, default_value = "150000")]
+        region: String,
+        /// sqlite (a fresh file), postgres (a fresh database on the test cluster, started if
+        /// needed), or a database URL that must be empty.
+        #[arg(long, default_value = "sqlite")]
+        target: String,
+        /// Keep generated files here and reuse them on the next run.
+        #[arg(long, default_value = "target/bench-data")]
+        data: PathBuf,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+/// Peak resident memory of this process since the last reset, in bytes.
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Resets the peak so that generation does not count against the import.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+pub fn run(cmd: &BenchCommand, today: NaiveDate) -> Result<()> {
+    match cmd {
+        BenchCommand::Import {
+            people,
+            region,
+            target,
+            data,
+            seed,
+        } => {
+            let region = DivisionCode::parse(region).context("--region")?;
+            let dir = data.join(format!("{}-{people}-{seed}", region.short()));
+            let as_of = NaiveDate::from_ymd_opt(2025, 6, 30).unwrap_or(today);
+            if read_manifest(&dir)
+                .map(|m| m.people != *people)
+                .unwrap_or(true)
+            {
+                let t = Instant::now();
+                generate(
+                    &builtin::catalogue(),
+                    &GenOptions {
+                        people: *people,
+                        seed: *seed,
+                        region,
+                        as_of,
+                        dirty: false,
+                        out: dir.clone(),
+                    },
+                )?;
+                println!(
+                    "generated {people} people in {:.1}s (not timed below)",
+                    t.elapsed().as_secs_f64()
+                );
+            }
+            let tmp = testing::TempDir::new("yanglao-bench");
+            let url = match target.as_str() {
+                "sqlite" => tmp.path().join("bench.db").to_string_lossy().to_string(),
+                "postgres" => {
+                    let base = testing::pg_base_url();
+                    let name = format!("bench_{}", std::process::id());
+                    let mut c = postgres::Client::connect(
+                        &format!("{base} dbname=postgres"),
+                        postgres::NoTls,
+                    )?;
+                    c.batch_execute(&format!(
+                        "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"
+                    ))?;
+                    format!("{base} dbname={name}")
+                }
+                other => other.to_string(),
+            };
+            let db = Db::open(&url)?;
+            crate::init(&db)?;
+            if registry::counts(&db)?.persons > 0 {
+                bail!("the target database is not empty");
+            }
+            reset_peak_rss();
+            let t = Instant::now();
+            let outcomes = crate::import_path(
+                &db,
+                &dir,
+                None,
+                &HashMap::new(),
+                as_of,
+                &tmp.path().join("files"),
+                false,
+            )?;
+            let secs = t.elapsed().as_secs_f64();
+            let rows: i64 = outcomes
+                .iter()
+                .map(|o| match o {
+                    ImportOutcome::Applied { batch, .. } => batch.rows_total,
+                    ImportOutcome::AlreadyImported(_) => 0,
+                })
+                .sum();
+            let c = registry::counts(&db)?;
+            let peak = peak_rss()
+                .map(|b| format!("{:.0} MiB", b as f64 / 1048576.0))
+                .unwrap_or_else(|| "n/a".into());
+            println!(
+                "RESULT backend={} people={people} persons={} rows={rows} facts={} seconds={secs:.2} rows_per_s={:.0} peak_rss={peak}",
+                db.backend().name(),
+                c.persons,
+                c.facts,
+                rows as f64 / secs
+            );
+            Ok(())
+        }
+    }
+}
