@@ -105,11 +105,7 @@ impl CodeScope {
 }
 
 impl Catalogue {
-    pub fn new(
-        divisions: Vec<Division>,
-        moves: Vec<DivisionMove>,
-        changes: Vec<DivisionChange>,
-    ) -> Self {
+    pub fn new(divisions: Vec<Division>, moves: Vec<DivisionMove>, changes: Vec<DivisionChange>) -> Self {
         let divisions = divisions.into_iter().map(|d| (d.code, d)).collect();
         Catalogue {
             divisions,
@@ -151,21 +147,13 @@ impl Catalogue {
             .max_by_key(|m| m.effective);
         match moved {
             Some(m) => Some(m.to_parent),
-            None => self
-                .get(code)
-                .and_then(|d| d.parent)
-                .or_else(|| code.parent()),
+            None => self.get(code).and_then(|d| d.parent).or_else(|| code.parent()),
         }
     }
 
     /// Is `code` within `ancestor` on `date`? A code not in the catalogue (a synthetic or new
     /// village) is placed by its nearest catalogued ancestor.
-    pub fn is_within_on(
-        &self,
-        code: DivisionCode,
-        ancestor: DivisionCode,
-        date: NaiveDate,
-    ) -> bool {
+    pub fn is_within_on(&self, code: DivisionCode, ancestor: DivisionCode, date: NaiveDate) -> bool {
         let mut cur = Some(code);
         while let Some(c) = cur {
             if c == ancestor {
@@ -218,9 +206,7 @@ impl Catalogue {
     }
 
     pub fn name(&self, code: DivisionCode) -> String {
-        self.get(code)
-            .map(|d| d.name.clone())
-            .unwrap_or_else(|| code.short())
+        self.get(code).map(|d| d.name.clone()).unwrap_or_else(|| code.short())
     }
 
     /// Children on `date`, sorted by code.
@@ -325,25 +311,10 @@ pub mod builtin {
         let mut moves = Vec::new();
         let mut changes = Vec::new();
         for (new_county, old_county, seat, seat_name, new_name, old_name) in [
-            (
-                "653228",
-                "653223",
-                "653223102000",
-                "赛图拉镇",
-                "和康县",
-                "皮山县",
-            ),
-            (
-                "653229",
-                "653221",
-                "653221103000",
-                "红柳镇",
-                "和安县",
-                "和田县",
-            ),
+            ("653228", "653223", "653223102000", "赛图拉镇", "和康县", "皮山县"),
+            ("653229", "653221", "653221103000", "红柳镇", "和安县", "和田县"),
         ] {
-            let (Some(n), Some(o), Some(s)) = (code(new_county), code(old_county), code(seat))
-            else {
+            let (Some(n), Some(o), Some(s)) = (code(new_county), code(old_county), code(seat)) else {
                 continue;
             };
             changes.push(DivisionChange {
@@ -383,11 +354,7 @@ mod tests {
         // standards/README.md §6.4: "12 盟市, 103 county-level units" and "1,225 township-level units".
         let cat = builtin::catalogue();
         let im = c("150000");
-        let count = |level| {
-            cat.all()
-                .filter(|x| x.level == level && x.code.is_within(im))
-                .count()
-        };
+        let count = |level| cat.all().filter(|x| x.level == level && x.code.is_within(im)).count();
         assert_eq!(count(DivisionLevel::Prefecture), 12);
         assert_eq!(count(DivisionLevel::County), 103);
         assert_eq!(count(DivisionLevel::Township), 1225);
@@ -429,8 +396,6 @@ mod tests {
         assert!(new.contains(c("653228101201")));
         let before = cat.scope_on(c("653228"), d(2024, 1, 1));
         assert!(!before.contains(village));
-        assert!(cat
-            .path_name(village, d(2025, 1, 1))
-            .contains("和康县 赛图拉镇"));
+        assert!(cat.path_name(village, d(2025, 1, 1)).contains("和康县 赛图拉镇"));
     }
 }

@@ -78,9 +78,7 @@ impl DivisionCode {
             return Err(DivisionCodeError::Format(s.to_string()));
         }
         let padded = format!("{s:0<12}");
-        let n: u64 = padded
-            .parse()
-            .map_err(|_| DivisionCodeError::Format(s.to_string()))?;
+        let n: u64 = padded.parse().map_err(|_| DivisionCodeError::Format(s.to_string()))?;
         let code = DivisionCode(n);
         if code.segment(0) == 0 {
             return Err(DivisionCodeError::NoProvince(s.to_string()));
@@ -252,14 +250,8 @@ mod tests {
 
     #[test]
     fn malformed_codes_are_rejected() {
-        assert_eq!(
-            DivisionCode::parse("").unwrap_err(),
-            DivisionCodeError::Empty
-        );
-        assert!(matches!(
-            DivisionCode::parse("1501"),
-            Err(DivisionCodeError::Format(_))
-        ));
+        assert_eq!(DivisionCode::parse("").unwrap_err(), DivisionCodeError::Empty);
+        assert!(matches!(DivisionCode::parse("1501"), Err(DivisionCodeError::Format(_))));
         assert!(matches!(
             DivisionCode::parse("15010A"),
             Err(DivisionCodeError::Format(_))
@@ -268,10 +260,7 @@ mod tests {
             DivisionCode::parse("001020"),
             Err(DivisionCodeError::NoProvince(_))
         ));
-        assert!(matches!(
-            DivisionCode::parse("150002"),
-            Err(DivisionCodeError::Gap(_))
-        ));
+        assert!(matches!(DivisionCode::parse("150002"), Err(DivisionCodeError::Gap(_))));
     }
 
     #[test]

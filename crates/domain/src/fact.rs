@@ -111,13 +111,8 @@ pub enum FactValueError {
     Division(#[from] crate::division::DivisionCodeError),
 }
 
-pub const DISABILITY_CATEGORIES: [&str; 7] =
-    ["视力", "听力", "言语", "肢体", "智力", "精神", "多重"];
-pub const PENSION_TYPES: [&str; 3] = [
-    "城镇职工基本养老保险",
-    "城乡居民基本养老保险",
-    "机关事业单位养老保险",
-];
+pub const DISABILITY_CATEGORIES: [&str; 7] = ["视力", "听力", "言语", "肢体", "智力", "精神", "多重"];
+pub const PENSION_TYPES: [&str; 3] = ["城镇职工基本养老保险", "城乡居民基本养老保险", "机关事业单位养老保险"];
 pub const PENSION_STATUSES: [&str; 4] = ["参保缴费", "待遇领取", "暂停", "终止"];
 pub const MEDICAL_TYPES: [&str; 2] = ["职工基本医疗保险", "城乡居民基本医疗保险"];
 pub const MEDICAL_STATUSES: [&str; 2] = ["参保", "停保"];
@@ -208,12 +203,7 @@ impl FactKind {
     pub fn canonical_value(self, raw: &str) -> Result<String, FactValueError> {
         let v = raw.trim();
         let what = self.label();
-        if v.is_empty()
-            && !matches!(
-                self,
-                FactKind::Death | FactKind::Dibao | FactKind::LowIncome
-            )
-        {
+        if v.is_empty() && !matches!(self, FactKind::Death | FactKind::Dibao | FactKind::LowIncome) {
             return Err(FactValueError::Empty { what });
         }
         let one_of = |allowed: &[&str], value: &str| -> Result<String, FactValueError> {
@@ -287,9 +277,7 @@ impl FactKind {
             FactKind::CapabilityLevel => {
                 let level = match v {
                     "0" | "1" | "2" | "3" | "4" => v.parse::<usize>().ok(),
-                    _ => CAPABILITY_LEVELS
-                        .iter()
-                        .position(|n| *n == v || n.starts_with(v)),
+                    _ => CAPABILITY_LEVELS.iter().position(|n| *n == v || n.starts_with(v)),
                 };
                 match level {
                     Some(l) => Ok(l.to_string()),
@@ -324,12 +312,8 @@ impl FactKind {
     /// The departments whose data normally carry this fact.
     pub fn usual_department(self) -> Department {
         match self {
-            FactKind::Hukou | FactKind::Residence | FactKind::UrbanRural | FactKind::Death => {
-                Department::Gongan
-            }
-            FactKind::Dibao | FactKind::Tekun | FactKind::LowIncome | FactKind::Living => {
-                Department::Minzheng
-            }
+            FactKind::Hukou | FactKind::Residence | FactKind::UrbanRural | FactKind::Death => Department::Gongan,
+            FactKind::Dibao | FactKind::Tekun | FactKind::LowIncome | FactKind::Living => Department::Minzheng,
             FactKind::Disability => Department::Canlian,
             FactKind::FamilyPlanningSpecial | FactKind::CapabilityLevel => Department::Weijian,
             FactKind::Youfu | FactKind::LegalSupporter => Department::Tuiyi,
@@ -375,32 +359,20 @@ mod tests {
 
     #[test]
     fn values_are_normalised() {
-        assert_eq!(
-            FactKind::Disability
-                .canonical_value("肢体:二级")
-                .expect("ok"),
-            "肢体:2"
-        );
+        assert_eq!(FactKind::Disability.canonical_value("肢体:二级").expect("ok"), "肢体:2");
         assert_eq!(FactKind::Disability.display_value("肢体:2"), "肢体残疾二级");
         assert!(FactKind::Disability.canonical_value("肢体:5").is_err());
         assert_eq!(
             FactKind::Living.canonical_value("留守、独居").expect("ok"),
             "独居、留守"
         );
-        assert!(FactKind::Living
-            .canonical_value("独居、与家人同住")
-            .is_err());
+        assert!(FactKind::Living.canonical_value("独居、与家人同住").is_err());
         assert_eq!(
-            FactKind::CapabilityLevel
-                .canonical_value("能力中度受损")
-                .expect("ok"),
+            FactKind::CapabilityLevel.canonical_value("能力中度受损").expect("ok"),
             "2"
         );
         assert!(FactKind::CapabilityLevel.canonical_value("7").is_err());
-        assert_eq!(
-            FactKind::Hukou.canonical_value("150102").expect("ok"),
-            "150102000000"
-        );
+        assert_eq!(FactKind::Hukou.canonical_value("150102").expect("ok"), "150102000000");
         let e = FactKind::Tekun.canonical_value("全托").unwrap_err();
         assert!(e.to_string().contains("分散供养"));
     }

@@ -19,8 +19,8 @@ const CHECK_CHARS: &[u8; 11] = b"10X98765432";
 /// cannot have been issued; abolished county codes below them remain valid (people keep their
 /// number when divisions change), so nothing finer is checked.
 const PROVINCES: [u8; 34] = [
-    11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46, 50, 51, 52,
-    53, 54, 61, 62, 63, 64, 65, 71, 81, 82,
+    11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46, 50, 51, 52, 53, 54, 61, 62, 63,
+    64, 65, 71, 81, 82,
 ];
 
 /// Earliest birth year accepted: nobody alive was born before it.
@@ -76,10 +76,7 @@ impl IdNumber {
                 validate_body(&body)?;
                 let expected = check_char(body.as_bytes());
                 if expected != last {
-                    return Err(IdNumberError::CheckDigit {
-                        expected,
-                        found: last,
-                    });
+                    return Err(IdNumberError::CheckDigit { expected, found: last });
                 }
                 Ok(IdNumber(format!("{body}{last}")))
             }
@@ -102,16 +99,8 @@ impl IdNumber {
     }
 
     /// Builds a valid number from its parts; used by the synthetic-data generator.
-    pub fn from_parts(
-        address: &str,
-        birth: NaiveDate,
-        sequence: u16,
-    ) -> Result<Self, IdNumberError> {
-        let body = format!(
-            "{address:0>6.6}{}{:03}",
-            birth.format("%Y%m%d"),
-            sequence % 1000
-        );
+    pub fn from_parts(address: &str, birth: NaiveDate, sequence: u16) -> Result<Self, IdNumberError> {
+        let body = format!("{address:0>6.6}{}{:03}", birth.format("%Y%m%d"), sequence % 1000);
         validate_body(&body)?;
         let check = check_char(body.as_bytes());
         Ok(IdNumber(format!("{body}{check}")))
@@ -162,11 +151,7 @@ fn parse_birth(s: &str) -> Option<NaiveDate> {
 
 /// ISO 7064 MOD 11-2 over the first 17 digits.
 fn check_char(body: &[u8]) -> char {
-    let sum: u32 = body
-        .iter()
-        .zip(WEIGHTS)
-        .map(|(d, w)| u32::from(d - b'0') * w)
-        .sum();
+    let sum: u32 = body.iter().zip(WEIGHTS).map(|(d, w)| u32::from(d - b'0') * w).sum();
     char::from(CHECK_CHARS[(sum % 11) as usize])
 }
 
@@ -205,10 +190,7 @@ mod tests {
     fn standard_examples_check_digit() {
         // standards/README.md §6.1: "11010519491231002X → X ✓, 440524188001010014 → 4 ✓"
         let a = IdNumber::parse("11010519491231002X").expect("valid");
-        assert_eq!(
-            a.birth_date(),
-            NaiveDate::from_ymd_opt(1949, 12, 31).expect("date")
-        );
+        assert_eq!(a.birth_date(), NaiveDate::from_ymd_opt(1949, 12, 31).expect("date"));
         assert_eq!(a.sex(), Sex::Female);
         let b = IdNumber::parse("440524188001010014").expect("valid");
         assert_eq!(b.sex(), Sex::Male);
@@ -237,10 +219,7 @@ mod tests {
     #[test]
     fn invalid_forms_are_rejected_with_reasons() {
         assert_eq!(IdNumber::parse(" ").unwrap_err(), IdNumberError::Empty);
-        assert_eq!(
-            IdNumber::parse("1234").unwrap_err(),
-            IdNumberError::Length(4)
-        );
+        assert_eq!(IdNumber::parse("1234").unwrap_err(), IdNumberError::Length(4));
         assert_eq!(
             IdNumber::parse("11010519A91231002X").unwrap_err(),
             IdNumberError::NotDigit {
@@ -275,10 +254,7 @@ mod tests {
     #[test]
     fn leap_day_birth_is_valid() {
         let id = IdNumber::parse(&with_check("15010219400229002")).expect("1940 is a leap year");
-        assert_eq!(
-            id.birth_date(),
-            NaiveDate::from_ymd_opt(1940, 2, 29).expect("date")
-        );
+        assert_eq!(id.birth_date(), NaiveDate::from_ymd_opt(1940, 2, 29).expect("date"));
     }
 
     #[test]

@@ -32,11 +32,7 @@ impl Fen {
 
     /// Parses a yuan amount written by people: "100", "100.5", "100.50", "-3.20", "1,200.00".
     pub fn parse_yuan(input: &str) -> Result<Self, MoneyError> {
-        let s: String = input
-            .trim()
-            .chars()
-            .filter(|c| *c != ',' && *c != '，')
-            .collect();
+        let s: String = input.trim().chars().filter(|c| *c != ',' && *c != '，').collect();
         let s = s.trim_end_matches('元');
         let err = || MoneyError::Format(input.trim().to_string());
         let (neg, body) = match s.strip_prefix('-') {

@@ -11,9 +11,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
 use yanglao_domain::{Catalogue, Division, DivisionCode, DivisionLevel};
-use yanglao_store::registry::{
-    self, BatchSummary, FailAt, NewBatch, RowIssue, Severity, Staged, StagedFact,
-};
+use yanglao_store::registry::{self, BatchSummary, FailAt, NewBatch, RowIssue, Severity, Staged, StagedFact};
 use yanglao_store::{Db, StoreError};
 
 use crate::reader::{self, Progress, ReadError};
@@ -213,7 +211,10 @@ impl Iterator for RowStream<'_> {
                         severity: Severity::Error,
                         column: self.reader.source.fields[0].header.to_string(),
                         value: parsed.id_number.masked(),
-                        reason: format!("与第{first}行矛盾：同一人同一日期的{}不同；已导入第{first}行，本行未导入，请核实", kind.label()),
+                        reason: format!(
+                            "与第{first}行矛盾：同一人同一日期的{}不同；已导入第{first}行，本行未导入，请核实",
+                            kind.label()
+                        ),
                     }));
                     out.push(Staged::RowDone { ok: false });
                 } else if keys.is_empty() && !parsed.facts.is_empty() {
@@ -255,11 +256,7 @@ impl Iterator for RowStream<'_> {
 }
 
 /// Writes the batch's row issues as CSV (UTF-8 with BOM, so Excel opens it) and `.xlsx`.
-pub fn write_reports(
-    db: &Db,
-    batch: &BatchSummary,
-    dir: &Path,
-) -> Result<Vec<PathBuf>, ImportError> {
+pub fn write_reports(db: &Db, batch: &BatchSummary, dir: &Path) -> Result<Vec<PathBuf>, ImportError> {
     std::fs::create_dir_all(dir).map_err(|e| ImportError::Report(e.to_string()))?;
     let stem = Path::new(&batch.file_name)
         .file_stem()
@@ -301,19 +298,11 @@ pub fn write_reports(
             ])
             .map_err(|e| rep(&e))?;
             if xrow < 1_048_575 {
-                sheet
-                    .write_number(xrow, 0, i.row_no as f64)
-                    .map_err(|e| rep(&e))?;
-                sheet
-                    .write_string(xrow, 1, i.severity.label())
-                    .map_err(|e| rep(&e))?;
-                sheet
-                    .write_string(xrow, 2, &i.column)
-                    .map_err(|e| rep(&e))?;
+                sheet.write_number(xrow, 0, i.row_no as f64).map_err(|e| rep(&e))?;
+                sheet.write_string(xrow, 1, i.severity.label()).map_err(|e| rep(&e))?;
+                sheet.write_string(xrow, 2, &i.column).map_err(|e| rep(&e))?;
                 sheet.write_string(xrow, 3, &i.value).map_err(|e| rep(&e))?;
-                sheet
-                    .write_string(xrow, 4, &i.reason)
-                    .map_err(|e| rep(&e))?;
+                sheet.write_string(xrow, 4, &i.reason).map_err(|e| rep(&e))?;
                 xrow += 1;
             }
         }
@@ -325,18 +314,11 @@ pub fn write_reports(
 
 /// Village-level divisions (嘎查、村、社区) for the catalogue: 区划代码, 名称. Codes must be
 /// 12-digit village codes under a township the catalogue holds. Applied whole or not at all.
-pub fn import_villages(
-    db: &Db,
-    catalogue: &Catalogue,
-    path: &Path,
-) -> Result<(usize, Vec<RowIssue>), ImportError> {
+pub fn import_villages(db: &Db, catalogue: &Catalogue, path: &Path) -> Result<(usize, Vec<RowIssue>), ImportError> {
     let mut opened = reader::open(path)?;
     let find = |names: &[&str]| opened.header.iter().position(|h| names.contains(&h.trim()));
-    let (Some(ci), Some(ni)) = (find(&["区划代码", "代码"]), find(&["名称", "区划名称"]))
-    else {
-        return Err(ImportError::Header(
-            "村级区划文件缺少必填列：区划代码、名称".into(),
-        ));
+    let (Some(ci), Some(ni)) = (find(&["区划代码", "代码"]), find(&["名称", "区划名称"])) else {
+        return Err(ImportError::Header("村级区划文件缺少必填列：区划代码、名称".into()));
     };
     let mut rows = Vec::new();
     let mut issues = Vec::new();
@@ -352,11 +334,9 @@ pub fn import_villages(
         };
         match DivisionCode::parse(raw) {
             Err(e) => issues.push(issue("区划代码", raw, e.to_string())),
-            Ok(c) if c.level() != DivisionLevel::Village => issues.push(issue(
-                "区划代码",
-                raw,
-                "不是村级（12位，末3位非000）代码".into(),
-            )),
+            Ok(c) if c.level() != DivisionLevel::Village => {
+                issues.push(issue("区划代码", raw, "不是村级（12位，末3位非000）代码".into()))
+            }
             Ok(c) => match c.parent() {
                 Some(t) if catalogue.get(t).is_some() => {
                     if name.is_empty() {
@@ -371,9 +351,7 @@ pub fn import_villages(
                             valid_to: None,
                             source: format!(
                                 "村级区划导入（{}）",
-                                path.file_name()
-                                    .map(|n| n.to_string_lossy())
-                                    .unwrap_or_default()
+                                path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
                             ),
                         });
                     }

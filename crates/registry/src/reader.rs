@@ -220,8 +220,8 @@ type RowMsg = Result<(u64, Vec<String>), String>;
 impl XlsxRows {
     fn open(path: &Path, progress: Progress) -> Result<Self, ReadError> {
         // Open on this thread so that a broken file is reported at once.
-        let wb: Xlsx<_> = calamine::open_workbook(path)
-            .map_err(|e: calamine::XlsxError| ReadError::Xlsx(e.to_string()))?;
+        let wb: Xlsx<_> =
+            calamine::open_workbook(path).map_err(|e: calamine::XlsxError| ReadError::Xlsx(e.to_string()))?;
         let (tx, rx) = std::sync::mpsc::sync_channel::<RowMsg>(1024);
         std::thread::spawn(move || {
             let mut wb = wb;
@@ -251,9 +251,7 @@ fn stream_sheet(
         .first()
         .cloned()
         .ok_or_else(|| "没有工作表".to_string())?;
-    let mut reader = wb
-        .worksheet_cells_reader(&sheet)
-        .map_err(|e| e.to_string())?;
+    let mut reader = wb.worksheet_cells_reader(&sheet).map_err(|e| e.to_string())?;
     let mut current: Option<(u64, Vec<String>)> = None;
     while let Some(cell) = reader.next_cell().map_err(|e| e.to_string())? {
         let (r, c) = cell.get_position();
@@ -297,10 +295,7 @@ fn cell_text(v: &DataRef<'_>) -> String {
             }
         }
         DataRef::Bool(b) => if *b { "是" } else { "否" }.to_string(),
-        DataRef::DateTime(dt) => dt
-            .as_datetime()
-            .map(|d| d.date().to_string())
-            .unwrap_or_default(),
+        DataRef::DateTime(dt) => dt.as_datetime().map(|d| d.date().to_string()).unwrap_or_default(),
         DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => s.clone(),
         DataRef::Error(e) => format!("#{e:?}"),
     }

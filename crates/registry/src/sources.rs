@@ -21,12 +21,7 @@ pub struct Field {
     pub required: bool,
 }
 
-const fn f(
-    key: &'static str,
-    header: &'static str,
-    aliases: &'static [&'static str],
-    required: bool,
-) -> Field {
+const fn f(key: &'static str, header: &'static str, aliases: &'static [&'static str], required: bool) -> Field {
     Field {
         key,
         header,
@@ -75,18 +70,8 @@ pub const SOURCES: [Source; 11] = [
         fields: &[
             ID,
             NAME,
-            f(
-                "hukou",
-                "户籍地区划代码",
-                &["户籍地代码", "户籍所在地区划代码"],
-                true,
-            ),
-            f(
-                "residence",
-                "常住地区划代码",
-                &["居住地区划代码", "常住地代码"],
-                false,
-            ),
+            f("hukou", "户籍地区划代码", &["户籍地代码", "户籍所在地区划代码"], true),
+            f("residence", "常住地区划代码", &["居住地区划代码", "常住地代码"], false),
             f("urban_rural", "城乡属性", &["户口性质", "城乡"], false),
             f("since", "变动日期", &["登记日期", "迁入日期"], true),
         ],
@@ -222,10 +207,7 @@ pub fn source(code: &str) -> Option<&'static Source> {
 }
 
 pub fn source_of(kind: SourceKind) -> &'static Source {
-    SOURCES
-        .iter()
-        .find(|s| s.kind == kind)
-        .unwrap_or(&SOURCES[0])
+    SOURCES.iter().find(|s| s.kind == kind).unwrap_or(&SOURCES[0])
 }
 
 /// A problem with one cell.
@@ -254,11 +236,7 @@ pub struct Columns {
 
 impl Source {
     /// Resolves the header row. `overrides` maps a field key to the header an office uses.
-    pub fn resolve(
-        &self,
-        header_row: &[String],
-        overrides: &HashMap<String, String>,
-    ) -> Result<Columns, String> {
+    pub fn resolve(&self, header_row: &[String], overrides: &HashMap<String, String>) -> Result<Columns, String> {
         let clean: Vec<String> = header_row
             .iter()
             .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
@@ -412,16 +390,15 @@ impl RowReader<'_> {
             }
         };
         let mut facts = Vec::new();
-        let value =
-            |kind: FactKind, key: &str, raw: &str, errors: &mut Vec<CellError>| -> Option<String> {
-                match kind.canonical_value(raw) {
-                    Ok(v) => Some(v),
-                    Err(e) => {
-                        errors.push(self.err(key, raw, e.to_string()));
-                        None
-                    }
+        let value = |kind: FactKind, key: &str, raw: &str, errors: &mut Vec<CellError>| -> Option<String> {
+            match kind.canonical_value(raw) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    errors.push(self.err(key, raw, e.to_string()));
+                    None
                 }
-            };
+            }
+        };
         match self.source.kind {
             SourceKind::GonganHukou => {
                 let since = date("since", true, &mut errors);
@@ -482,22 +459,13 @@ impl RowReader<'_> {
                 let from = date("from", true, &mut errors);
                 let to = date("to", false, &mut errors);
                 let kv = match cat {
-                    "低保" | "最低生活保障" | "低保对象" => {
-                        Some((FactKind::Dibao, "是".to_string()))
-                    }
-                    "低收入" | "低收入人口" | "低边" => {
-                        Some((FactKind::LowIncome, "是".to_string()))
-                    }
+                    "低保" | "最低生活保障" | "低保对象" => Some((FactKind::Dibao, "是".to_string())),
+                    "低收入" | "低收入人口" | "低边" => Some((FactKind::LowIncome, "是".to_string())),
                     "特困" | "特困人员" | "特困供养" => {
-                        value(FactKind::Tekun, "mode", mode, &mut errors)
-                            .map(|v| (FactKind::Tekun, v))
+                        value(FactKind::Tekun, "mode", mode, &mut errors).map(|v| (FactKind::Tekun, v))
                     }
                     other => {
-                        errors.push(self.err(
-                            "category",
-                            other,
-                            "救助类别应为 低保、特困 或 低收入",
-                        ));
+                        errors.push(self.err("category", other, "救助类别应为 低保、特困 或 低收入"));
                         None
                     }
                 };
@@ -511,12 +479,7 @@ impl RowReader<'_> {
                 }
             }
             SourceKind::MinzhengLiving | SourceKind::CommunityLiving => {
-                let v = value(
-                    FactKind::Living,
-                    "living",
-                    self.cell(row, "living"),
-                    &mut errors,
-                );
+                let v = value(FactKind::Living, "living", self.cell(row, "living"), &mut errors);
                 let from = date("from", true, &mut errors);
                 let to = date("to", false, &mut errors);
                 if let (Some(v), Some(from)) = (v, from) {
@@ -540,8 +503,7 @@ impl RowReader<'_> {
                         let key = if matches!(
                             &e,
                             FactValueError::NotAllowed {
-                                what: "残疾等级",
-                                ..
+                                what: "残疾等级", ..
                             }
                         ) {
                             "grade"
@@ -581,12 +543,7 @@ impl RowReader<'_> {
                 }
             }
             SourceKind::WeijianCapability => {
-                let v = value(
-                    FactKind::CapabilityLevel,
-                    "level",
-                    self.cell(row, "level"),
-                    &mut errors,
-                );
+                let v = value(FactKind::CapabilityLevel, "level", self.cell(row, "level"), &mut errors);
                 let from = date("date", true, &mut errors);
                 if let (Some(v), Some(from)) = (v, from) {
                     facts.push(RowFact {
@@ -598,12 +555,7 @@ impl RowReader<'_> {
                 }
             }
             SourceKind::TuiyiYoufu => {
-                let v = value(
-                    FactKind::Youfu,
-                    "category",
-                    self.cell(row, "category"),
-                    &mut errors,
-                );
+                let v = value(FactKind::Youfu, "category", self.cell(row, "category"), &mut errors);
                 let sup_raw = self.cell(row, "supporter");
                 let sup = if sup_raw.is_empty() {
                     None
@@ -663,11 +615,7 @@ impl RowReader<'_> {
             }
         }
         match (id, errors.is_empty()) {
-            (Some(id_number), true) => Ok(ParsedRow {
-                id_number,
-                name,
-                facts,
-            }),
+            (Some(id_number), true) => Ok(ParsedRow { id_number, name, facts }),
             _ => Err(errors),
         }
     }
@@ -689,11 +637,7 @@ impl RowReader<'_> {
             for level in [DivisionLevel::County, DivisionLevel::Township] {
                 if let Some(a) = code.ancestor(level) {
                     if a.level() == level && self.catalogue.get(a).is_none() {
-                        errors.push(self.err(
-                            key,
-                            raw,
-                            format!("区划库中没有{}代码 {}", level.label(), a.short()),
-                        ));
+                        errors.push(self.err(key, raw, format!("区划库中没有{}代码 {}", level.label(), a.short())));
                         return None;
                     }
                 }

@@ -30,10 +30,7 @@ pub struct PersonState {
 
 impl PersonState {
     pub fn value(&self, kind: FactKind) -> Option<&str> {
-        self.facts
-            .iter()
-            .find(|f| f.kind == kind)
-            .map(|f| f.value.as_str())
+        self.facts.iter().find(|f| f.kind == kind).map(|f| f.value.as_str())
     }
 }
 
@@ -91,13 +88,7 @@ mod tests {
         NaiveDate::from_ymd_opt(y, m, day).expect("date")
     }
 
-    fn fact(
-        kind: &str,
-        value: &str,
-        source: &str,
-        from: NaiveDate,
-        to: Option<NaiveDate>,
-    ) -> FactRecord {
+    fn fact(kind: &str, value: &str, source: &str, from: NaiveDate, to: Option<NaiveDate>) -> FactRecord {
         FactRecord {
             id: 1,
             kind: kind.into(),
@@ -115,27 +106,11 @@ mod tests {
 
     #[test]
     fn boundaries_are_half_open() {
-        let facts = vec![fact(
-            "dibao",
-            "是",
-            "minzheng",
-            d(2024, 1, 1),
-            Some(d(2024, 7, 1)),
-        )];
-        assert!(state_on(&facts, d(2023, 12, 31))
-            .value(FactKind::Dibao)
-            .is_none());
-        assert_eq!(
-            state_on(&facts, d(2024, 1, 1)).value(FactKind::Dibao),
-            Some("是")
-        );
-        assert_eq!(
-            state_on(&facts, d(2024, 6, 30)).value(FactKind::Dibao),
-            Some("是")
-        );
-        assert!(state_on(&facts, d(2024, 7, 1))
-            .value(FactKind::Dibao)
-            .is_none());
+        let facts = vec![fact("dibao", "是", "minzheng", d(2024, 1, 1), Some(d(2024, 7, 1)))];
+        assert!(state_on(&facts, d(2023, 12, 31)).value(FactKind::Dibao).is_none());
+        assert_eq!(state_on(&facts, d(2024, 1, 1)).value(FactKind::Dibao), Some("是"));
+        assert_eq!(state_on(&facts, d(2024, 6, 30)).value(FactKind::Dibao), Some("是"));
+        assert!(state_on(&facts, d(2024, 7, 1)).value(FactKind::Dibao).is_none());
     }
 
     #[test]

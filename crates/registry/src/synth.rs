@@ -119,15 +119,15 @@ const AGE_BANDS: [(i32, i32, f64); 10] = [
 ];
 
 const SURNAMES: [&str; 40] = [
-    "王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡", "朱", "高", "林",
-    "何", "郭", "马", "罗", "梁", "宋", "郑", "谢", "韩", "唐", "冯", "于", "董", "萧", "程", "曹",
-    "袁", "邓", "许", "傅", "沈", "曾", "彭", "吕",
+    "王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡", "朱", "高", "林", "何", "郭", "马",
+    "罗", "梁", "宋", "郑", "谢", "韩", "唐", "冯", "于", "董", "萧", "程", "曹", "袁", "邓", "许", "傅", "沈", "曾",
+    "彭", "吕",
 ];
 const GIVEN: [&str; 48] = [
-    "桂兰", "秀英", "玉兰", "凤英", "淑珍", "秀珍", "桂英", "玉珍", "凤兰", "秀兰", "建国", "国强",
-    "志明", "德明", "文华", "振华", "玉梅", "桂芝", "淑兰", "金花", "长林", "福山", "永祥", "宝山",
-    "树林", "海青", "春花", "丽华", "德胜", "玉林", "秀云", "桂荣", "建华", "国华", "明", "华",
-    "军", "平", "英", "芳", "兰", "刚", "勇", "敏", "静", "杰", "涛", "霞",
+    "桂兰", "秀英", "玉兰", "凤英", "淑珍", "秀珍", "桂英", "玉珍", "凤兰", "秀兰", "建国", "国强", "志明", "德明",
+    "文华", "振华", "玉梅", "桂芝", "淑兰", "金花", "长林", "福山", "永祥", "宝山", "树林", "海青", "春花", "丽华",
+    "德胜", "玉林", "秀云", "桂荣", "建华", "国华", "明", "华", "军", "平", "英", "芳", "兰", "刚", "勇", "敏", "静",
+    "杰", "涛", "霞",
 ];
 const MONGOLIAN: [&str; 24] = [
     "巴特尔",
@@ -178,8 +178,8 @@ const UYGHUR_GIVEN: [&str; 20] = [
     "卡德尔",
 ];
 const VILLAGE_WORDS: [&str; 20] = [
-    "东升", "红旗", "新民", "前进", "团结", "胜利", "光明", "富裕", "太平", "永丰", "和平", "兴隆",
-    "复兴", "友谊", "建设", "幸福", "丰收", "向阳", "长青", "新华",
+    "东升", "红旗", "新民", "前进", "团结", "胜利", "光明", "富裕", "太平", "永丰", "和平", "兴隆", "复兴", "友谊",
+    "建设", "幸福", "丰收", "向阳", "长青", "新华",
 ];
 /// Real county codes of other provinces for people whose 户籍 is outside the region.
 const OUTSIDE: [&str; 8] = [
@@ -212,13 +212,7 @@ struct Writer {
 }
 
 impl Writer {
-    fn create(
-        dir: &Path,
-        file: &str,
-        kind: SourceKind,
-        gbk: bool,
-        header: &[&str],
-    ) -> std::io::Result<Self> {
+    fn create(dir: &Path, file: &str, kind: SourceKind, gbk: bool, header: &[&str]) -> std::io::Result<Self> {
         let path = dir.join(file);
         let out = if file.ends_with(".xlsx") {
             let mut book = rust_xlsxwriter::Workbook::new();
@@ -265,12 +259,7 @@ impl Writer {
         self.row += 1;
         match &mut self.out {
             Out::Csv { w, gbk } => {
-                let line = cells
-                    .iter()
-                    .map(|c| csv_cell(c))
-                    .collect::<Vec<_>>()
-                    .join(",")
-                    + "\r\n";
+                let line = cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(",") + "\r\n";
                 if *gbk {
                     let (bytes, _, _) = encoding_rs::GBK.encode(&line);
                     w.write_all(&bytes)
@@ -279,13 +268,9 @@ impl Writer {
                 }
             }
             Out::Xlsx { book, row, .. } => {
-                let sheet = book
-                    .worksheet_from_index(0)
-                    .map_err(std::io::Error::other)?;
+                let sheet = book.worksheet_from_index(0).map_err(std::io::Error::other)?;
                 for (c, v) in cells.iter().enumerate() {
-                    sheet
-                        .write_string(*row, c as u16, v)
-                        .map_err(std::io::Error::other)?;
+                    sheet.write_string(*row, c as u16, v).map_err(std::io::Error::other)?;
                 }
                 *row += 1;
                 Ok(())
@@ -337,12 +322,7 @@ fn header(kind: SourceKind) -> Vec<&'static str> {
 
 /// The villages of the region: made up under every real township, with codes in the ranges of
 /// standards/README.md §6.3 (001–199 居委会/社区, 200–399 村委会/嘎查).
-fn villages(
-    cat: &Catalogue,
-    region: DivisionCode,
-    as_of: NaiveDate,
-    rng: &mut Rng,
-) -> Vec<(Village, String, f64)> {
+fn villages(cat: &Catalogue, region: DivisionCode, as_of: NaiveDate, rng: &mut Rng) -> Vec<(Village, String, f64)> {
     let mut townships: Vec<_> = cat
         .all()
         .filter(|d| d.level == DivisionLevel::Township && cat.is_within_on(d.code, region, as_of))
@@ -375,8 +355,7 @@ fn villages(
             let Some(code) = DivisionCode::from_u64(t.code.as_u64() + num) else {
                 continue;
             };
-            let word =
-                VILLAGE_WORDS[((t.code.as_u64() / 1000 + i) % VILLAGE_WORDS.len() as u64) as usize];
+            let word = VILLAGE_WORDS[((t.code.as_u64() / 1000 + i) % VILLAGE_WORDS.len() as u64) as usize];
             let name = if urban {
                 format!("{word}社区居委会")
             } else if sumu {
@@ -384,15 +363,7 @@ fn villages(
             } else {
                 format!("{word}村")
             };
-            out.push((
-                Village {
-                    code,
-                    county,
-                    urban,
-                },
-                name,
-                weight / n as f64,
-            ));
+            out.push((Village { code, county, urban }, name, weight / n as f64));
         }
     }
     out
@@ -434,12 +405,7 @@ fn years_before(d: NaiveDate, years: i32) -> NaiveDate {
 }
 
 /// Corrupts one cell of a good row the way real files go wrong; returns what was done.
-fn corrupt(
-    rng: &mut Rng,
-    kind: SourceKind,
-    cells: &mut [String],
-    today: NaiveDate,
-) -> &'static str {
+fn corrupt(rng: &mut Rng, kind: SourceKind, cells: &mut [String], today: NaiveDate) -> &'static str {
     match rng.below(4) {
         0 => {
             // Wrong check digit.
@@ -474,9 +440,7 @@ fn corrupt(
                 SourceKind::GonganHukou => cells[2] = "15019900120".into(),
                 SourceKind::GonganDeath => cells[2].clear(),
                 SourceKind::MinzhengAssistance => cells[2] = "五保".into(),
-                SourceKind::MinzhengLiving | SourceKind::CommunityLiving => {
-                    cells[2] = "群居".into()
-                }
+                SourceKind::MinzhengLiving | SourceKind::CommunityLiving => cells[2] = "群居".into(),
                 SourceKind::CanlianDisability => cells[3] = "五级".into(),
                 SourceKind::WeijianFamilyPlanning => cells[2] = "独生子女".into(),
                 SourceKind::WeijianCapability => cells[2] = "7".into(),
@@ -573,17 +537,9 @@ pub fn generate(cat: &Catalogue, opts: &GenOptions) -> std::io::Result<Manifest>
         (SourceKind::GonganHukou, "01_公安_户籍.csv", false),
         (SourceKind::MinzhengAssistance, "02_民政_社会救助.csv", gbk),
         (SourceKind::MinzhengLiving, "03_民政_居住状况.csv", false),
-        (
-            SourceKind::CommunityLiving,
-            "04_村社区_居住状况.xlsx",
-            false,
-        ),
+        (SourceKind::CommunityLiving, "04_村社区_居住状况.xlsx", false),
         (SourceKind::CanlianDisability, "05_残联_残疾人证.csv", gbk),
-        (
-            SourceKind::WeijianFamilyPlanning,
-            "06_卫健_计生特殊家庭.csv",
-            false,
-        ),
+        (SourceKind::WeijianFamilyPlanning, "06_卫健_计生特殊家庭.csv", false),
         (SourceKind::WeijianCapability, "07_卫健_能力评估.csv", false),
         (SourceKind::TuiyiYoufu, "08_退役军人_优抚对象.csv", false),
         (SourceKind::RenshePension, "09_人社_养老保险.csv", false),
@@ -596,10 +552,9 @@ pub fn generate(cat: &Catalogue, opts: &GenOptions) -> std::io::Result<Manifest>
         today: as_of,
     };
     for (kind, file, enc_gbk) in specs {
-        files.w.push((
-            kind,
-            Writer::create(&opts.out, file, kind, enc_gbk, &header(kind))?,
-        ));
+        files
+            .w
+            .push((kind, Writer::create(&opts.out, file, kind, enc_gbk, &header(kind))?));
     }
     let band_weights: Vec<f64> = AGE_BANDS.iter().map(|b| b.2).collect();
     let mut ids: HashSet<u64> = HashSet::with_capacity(opts.people);
@@ -618,8 +573,7 @@ pub fn generate(cat: &Catalogue, opts: &GenOptions) -> std::io::Result<Manifest>
         let village = &vill[vi].0;
         let outside = rng.chance(0.02);
         let county_for_id = if outside {
-            DivisionCode::parse(OUTSIDE[rng.below(OUTSIDE.len() as u64) as usize])
-                .unwrap_or(village.county)
+            DivisionCode::parse(OUTSIDE[rng.below(OUTSIDE.len() as u64) as usize]).unwrap_or(village.county)
         } else {
             address_at_birth(cat, village.county, birth)
         };
@@ -702,22 +656,8 @@ pub fn generate(cat: &Catalogue, opts: &GenOptions) -> std::io::Result<Manifest>
             } else {
                 String::new()
             };
-            let row = vec![
-                idn.clone(),
-                name.clone(),
-                "低保".into(),
-                String::new(),
-                d(from),
-                to,
-            ];
-            emit(
-                &mut files,
-                &mut rng,
-                SourceKind::MinzhengAssistance,
-                row,
-                1,
-                None,
-            )?;
+            let row = vec![idn.clone(), name.clone(), "低保".into(), String::new(), d(from), to];
+            emit(&mut files, &mut rng, SourceKind::MinzhengAssistance, row, 1, None)?;
         } else if rng.chance(0.03) {
             let from = date_between(&mut rng, years_before(as_of, 5).max(adult), recent);
             let row = vec![
@@ -728,14 +668,7 @@ pub fn generate(cat: &Catalogue, opts: &GenOptions) -> std::io::Result<Manifest>
                 d(from),
                 String::new(),
             ];
-            emit(
-                &mut files,
-                &mut rng,
-                SourceKind::MinzhengAssistance,
-                row,
-                1,
-                None,
-            )?;
+            emit(&mut files, &mut rng, SourceKind::MinzhengAssistance, row, 1, None)?;
         }
 
         // 居住状况: 村（社区） records everyone flagged; 民政 holds a subset (in a dirty
@@ -751,13 +684,7 @@ pub fn generate(cat: &Catalogue, opts: &GenOptions) -> std::io::Result<Manifest>
         };
         if let Some(l) = living {
             let from = date_between(&mut rng, years_before(as_of, 3), recent);
-            let row = vec![
-                idn.clone(),
-                name.clone(),
-                l.to_string(),
-                d(from),
-                String::new(),
-            ];
+            let row = vec![idn.clone(), name.clone(), l.to_string(), d(from), String::new()];
             emit(
                 &mut files,
                 &mut rng,
@@ -779,14 +706,7 @@ pub fn generate(cat: &Catalogue, opts: &GenOptions) -> std::io::Result<Manifest>
                     d(from + Duration::days(15).min(as_of - from)),
                     String::new(),
                 ];
-                emit(
-                    &mut files,
-                    &mut rng,
-                    SourceKind::MinzhengLiving,
-                    row,
-                    1,
-                    None,
-                )?;
+                emit(&mut files, &mut rng, SourceKind::MinzhengLiving, row, 1, None)?;
             }
         }
 
@@ -804,11 +724,7 @@ pub fn generate(cat: &Catalogue, opts: &GenOptions) -> std::io::Result<Manifest>
                 d(from),
                 String::new(),
             ];
-            let other = if grade == "一级" {
-                "二级"
-            } else {
-                "一级"
-            };
+            let other = if grade == "一级" { "二级" } else { "一级" };
             emit(
                 &mut files,
                 &mut rng,
@@ -828,14 +744,7 @@ pub fn generate(cat: &Catalogue, opts: &GenOptions) -> std::io::Result<Manifest>
             };
             let from = date_between(&mut rng, years_before(as_of, 10).max(adult), recent);
             let row = vec![idn.clone(), name.clone(), c.into(), d(from)];
-            emit(
-                &mut files,
-                &mut rng,
-                SourceKind::WeijianFamilyPlanning,
-                row,
-                1,
-                None,
-            )?;
+            emit(&mut files, &mut rng, SourceKind::WeijianFamilyPlanning, row, 1, None)?;
         }
 
         // 卫健 能力评估: more assessed and more impaired with age.
@@ -879,23 +788,13 @@ pub fn generate(cat: &Catalogue, opts: &GenOptions) -> std::io::Result<Manifest>
             } else {
                 "城乡居民基本养老保险"
             };
-            let status = if age >= 60 {
-                "待遇领取"
-            } else {
-                "参保缴费"
-            };
+            let status = if age >= 60 { "待遇领取" } else { "参保缴费" };
             let from = if age >= 60 {
                 date_between(&mut rng, years_before(birth, -60).max(adult), as_of)
             } else {
                 date_between(&mut rng, adult, recent)
             };
-            let row = vec![
-                idn.clone(),
-                name.clone(),
-                t.into(),
-                status.into(),
-                d(from.min(as_of)),
-            ];
+            let row = vec![idn.clone(), name.clone(), t.into(), status.into(), d(from.min(as_of))];
             emit(
                 &mut files,
                 &mut rng,
@@ -954,8 +853,7 @@ pub fn generate(cat: &Catalogue, opts: &GenOptions) -> std::io::Result<Manifest>
 fn person_name(rng: &mut Rng, province: &str, female: bool) -> String {
     match province {
         "65" if rng.chance(0.9) => {
-            let first = UYGHUR_GIVEN
-                [(rng.below(10) + if female { 10 } else { 0 }) as usize % UYGHUR_GIVEN.len()];
+            let first = UYGHUR_GIVEN[(rng.below(10) + if female { 10 } else { 0 }) as usize % UYGHUR_GIVEN.len()];
             format!("{first}·{}", rng.pick(&UYGHUR_GIVEN[..10]))
         }
         "15" if rng.chance(0.15) => rng.pick(&MONGOLIAN).to_string(),

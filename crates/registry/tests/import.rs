@@ -61,25 +61,12 @@ fn setup(db: &Db, dir: &Path, m: &Manifest) -> Catalogue {
     divisions::load_catalogue(db).expect("reload")
 }
 
-fn import_all(
-    db: &Db,
-    cat: &Catalogue,
-    dir: &Path,
-    m: &Manifest,
-    work: &Path,
-) -> Vec<ImportOutcome> {
+fn import_all(db: &Db, cat: &Catalogue, dir: &Path, m: &Manifest, work: &Path) -> Vec<ImportOutcome> {
     m.files
         .iter()
         .map(|f| {
             let src = source(&f.source).expect("known source");
-            import_file(
-                db,
-                cat,
-                &dir.join(&f.file),
-                &opts(src, work),
-                &mut |_, _| {},
-            )
-            .expect("import")
+            import_file(db, cat, &dir.join(&f.file), &opts(src, work), &mut |_, _| {}).expect("import")
         })
         .collect()
 }
@@ -104,15 +91,8 @@ fn dirty_region_every_bad_row_reported_every_good_row_in_reimport_changes_nothin
             assert_eq!(batch.rows_total as u64, f.rows, "{ctx}: rows");
             assert_eq!(batch.rows_bad as usize, f.errors.len(), "{ctx}: bad rows");
             assert_eq!(batch.rows_ok as u64, f.good_rows, "{ctx}: good rows");
-            assert_eq!(
-                batch.rows_duplicate as usize,
-                f.duplicates.len(),
-                "{ctx}: duplicates"
-            );
-            assert_eq!(
-                batch.facts_new as u64, f.facts,
-                "{ctx}: every good row's facts are in"
-            );
+            assert_eq!(batch.rows_duplicate as usize, f.duplicates.len(), "{ctx}: duplicates");
+            assert_eq!(batch.facts_new as u64, f.facts, "{ctx}: every good row's facts are in");
             let issues = registry::batch_issues(&t.db, batch.id, 100_000, 0).expect("issues");
             let reported: BTreeSet<u64> = issues
                 .iter()
@@ -120,20 +100,13 @@ fn dirty_region_every_bad_row_reported_every_good_row_in_reimport_changes_nothin
                 .map(|i| i.row_no as u64)
                 .collect();
             let expected: BTreeSet<u64> = f.errors.iter().map(|e| e.0).collect();
-            assert_eq!(
-                reported, expected,
-                "{ctx}: exactly the injected rows are reported"
-            );
+            assert_eq!(reported, expected, "{ctx}: exactly the injected rows are reported");
             let dups: BTreeSet<u64> = issues
                 .iter()
                 .filter(|i| i.severity == Severity::Duplicate)
                 .map(|i| i.row_no as u64)
                 .collect();
-            assert_eq!(
-                dups,
-                f.duplicates.iter().copied().collect(),
-                "{ctx}: duplicates"
-            );
+            assert_eq!(dups, f.duplicates.iter().copied().collect(), "{ctx}: duplicates");
             assert!(
                 issues.iter().all(|i| !i.reason.is_empty()),
                 "{ctx}: every issue has a reason"
@@ -146,26 +119,17 @@ fn dirty_region_every_bad_row_reported_every_good_row_in_reimport_changes_nothin
                 assert_eq!(batch.encoding, "GB18030", "{ctx}: GBK detected");
             }
             assert!(
-                batch
-                    .archive_path
-                    .as_ref()
-                    .is_some_and(|p| Path::new(p).exists()),
+                batch.archive_path.as_ref().is_some_and(|p| Path::new(p).exists()),
                 "{ctx}: original kept"
             );
         }
         // A contradiction between 村（社区） and 民政 is recorded, not overwritten.
         let counts = registry::counts(&t.db).expect("counts");
-        assert!(
-            counts.conflicts > 0,
-            "{}: source conflicts recorded",
-            t.name
-        );
+        assert!(counts.conflicts > 0, "{}: source conflicts recorded", t.name);
 
         // The same files again: nothing changes.
         let again = import_all(&t.db, &cat, &dir, &m, tmp.path());
-        assert!(again
-            .iter()
-            .all(|o| matches!(o, ImportOutcome::AlreadyImported(_))));
+        assert!(again.iter().all(|o| matches!(o, ImportOutcome::AlreadyImported(_))));
         assert_eq!(registry::counts(&t.db).expect("counts").facts, counts.facts);
 
         // The same content under another name (a different file): no new facts either.
@@ -175,9 +139,7 @@ fn dirty_region_every_bad_row_reported_every_good_row_in_reimport_changes_nothin
         bytes.extend_from_slice(b"\r\n");
         std::fs::write(&copy, bytes).expect("write");
         let src = source(&f.source).expect("source");
-        match import_file(&t.db, &cat, &copy, &opts(src, tmp.path()), &mut |_, _| {})
-            .expect("import")
-        {
+        match import_file(&t.db, &cat, &copy, &opts(src, tmp.path()), &mut |_, _| {}).expect("import") {
             ImportOutcome::Applied { batch, .. } => {
                 assert_eq!(batch.facts_new, 0, "{}", t.name);
                 assert_eq!(batch.persons_new, 0);
@@ -228,10 +190,7 @@ fn a_batch_failing_half_way_leaves_nothing() {
             import_file(&t.db, &cat, &dir.join(&f.file), &o, &mut |_, _| {}).expect("import"),
             ImportOutcome::Applied { .. }
         ));
-        assert_eq!(
-            registry::counts(&t.db).expect("counts").persons as u64,
-            f.good_rows
-        );
+        assert_eq!(registry::counts(&t.db).expect("counts").persons as u64, f.good_rows);
     }
 }
 
@@ -261,20 +220,15 @@ fn hotan_split_as_of_queries_and_fact_boundaries() {
             registry::search_persons(&t.db, &q).expect("search")
         };
         let (in_hekang, n_hekang) = search(hekang, after);
-        assert!(
-            n_hekang > 0,
-            "{}: people live in 和康县 after the split",
-            t.name
-        );
+        assert!(n_hekang > 0, "{}: people live in 和康县 after the split", t.name);
         // Their ID numbers still carry the old county (born long before 2024-12-27) ...
         assert!(in_hekang
             .iter()
             .all(|p| p.id_number.starts_with("653223") || !p.id_number.starts_with("6532")));
         // ... and their records are coded to 赛图拉镇 of 皮山县, found under 和康县 by date.
-        assert!(in_hekang.iter().all(|p| p
-            .hukou
-            .as_deref()
-            .is_some_and(|h| h.starts_with("653223102"))));
+        assert!(in_hekang
+            .iter()
+            .all(|p| p.hukou.as_deref().is_some_and(|h| h.starts_with("653223102"))));
         let (_, n_pishan_after) = search(pishan, after);
         let (_, n_pishan_before) = search(pishan, before);
         let (_, n_hekang_before) = search(hekang, before);
@@ -287,9 +241,8 @@ fn hotan_split_as_of_queries_and_fact_boundaries() {
         );
 
         // A fact's end date is exclusive: 低保 ended on D is not held on D.
-        let row = t
-            .db
-            .query_one(
+        let row =
+            t.db.query_one(
                 "SELECT p.id, f.valid_to FROM fact f JOIN person p ON p.id = f.person_id
                  WHERE f.kind = 'dibao' AND f.valid_to IS NOT NULL AND f.ended_by_batch IS NULL ORDER BY p.id LIMIT 1",
                 &[],
@@ -302,9 +255,6 @@ fn hotan_split_as_of_queries_and_fact_boundaries() {
             state_on(&facts, end.pred_opt().expect("day")).value(yanglao_domain::FactKind::Dibao),
             Some("是")
         );
-        assert_eq!(
-            state_on(&facts, end).value(yanglao_domain::FactKind::Dibao),
-            None
-        );
+        assert_eq!(state_on(&facts, end).value(yanglao_domain::FactKind::Dibao), None);
     }
 }

@@ -23,7 +23,7 @@ pub enum StoreError {
     #[error("SQLite: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("PostgreSQL: {0}")]
-    Postgres(#[from] postgres::Error),
+    Postgres(String),
     #[error("database URL not understood: {0} (use a file path, sqlite:PATH or postgres://…)")]
     Url(String),
     #[error("unexpected value in column {column}: {detail}")]
@@ -31,10 +31,17 @@ pub enum StoreError {
     #[error("{0}")]
     Aborted(String),
     #[error("migration {version}: {source}")]
-    Migration {
-        version: i64,
-        source: Box<StoreError>,
-    },
+    Migration { version: i64, source: Box<StoreError> },
+}
+
+impl From<postgres::Error> for StoreError {
+    /// The server's own message (and SQLSTATE) where there is one: "db error" alone says nothing.
+    fn from(e: postgres::Error) -> Self {
+        match e.as_db_error() {
+            Some(db) => StoreError::Postgres(format!("{} ({})", db.message(), db.code().code())),
+            None => StoreError::Postgres(e.to_string()),
+        }
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -169,12 +176,7 @@ pub trait Tx {
     /// Runs several statements without parameters.
     fn batch(&mut self, sql: &str) -> Result<()>;
     /// Fast bulk write into `table`; rows must match `columns` and `types`.
-    fn bulk<'a>(
-        &'a mut self,
-        table: &str,
-        columns: &[&str],
-        types: &[ColType],
-    ) -> Result<Box<dyn BulkWriter + 'a>>;
+    fn bulk<'a>(&'a mut self, table: &str, columns: &[&str], types: &[ColType]) -> Result<Box<dyn BulkWriter + 'a>>;
 
     fn query_one(&mut self, sql: &str, params: &[Value]) -> Result<Option<Row>> {
         Ok(self.query(sql, params)?.into_iter().next())
@@ -202,24 +204,16 @@ impl Db {
     /// (or `postgresql://…`, or a `host=… dbname=…` string) for PostgreSQL. Anything else is
     /// refused rather than guessed.
     pub fn open(url: &str) -> Result<Db> {
-        let inner = if url.starts_with("postgres://")
-            || url.starts_with("postgresql://")
-            || url.starts_with("host=")
-        {
+        let inner = if url.starts_with("postgres://") || url.starts_with("postgresql://") || url.starts_with("host=") {
             Inner::Postgres(postgres_backend::PgDb::open(url)?)
-        } else if let Some(path) = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-        {
+        } else if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
             Inner::Sqlite(sqlite_backend::SqliteDb::open(path)?)
         } else if url.contains("://") {
             return Err(StoreError::Url(url.to_string()));
         } else {
             Inner::Sqlite(sqlite_backend::SqliteDb::open(url)?)
         };
-        Ok(Db {
-            inner: Arc::new(inner),
-        })
+        Ok(Db { inner: Arc::new(inner) })
     }
 
     pub fn backend(&self) -> Backend {
@@ -260,7 +254,9 @@ impl Db {
             Backend::Postgres => &[(1, include_str!("../migrations/postgres/0001_registry.sql"))],
         };
         self.tx(|t| {
-            t.batch("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)")
+            t.batch(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)",
+            )
         })?;
         let mut applied = Vec::new();
         for (version, sql) in migrations {

@@ -48,10 +48,7 @@ impl<C> Pool<C> {
                     }
                 };
             }
-            guard = self
-                .available
-                .wait(guard)
-                .unwrap_or_else(|e| e.into_inner());
+            guard = self.available.wait(guard).unwrap_or_else(|e| e.into_inner());
         }
     }
 
@@ -80,17 +77,13 @@ impl<C> Pooled<'_, C> {
 impl<C> Deref for Pooled<'_, C> {
     type Target = C;
     fn deref(&self) -> &C {
-        self.conn
-            .as_ref()
-            .unwrap_or_else(|| unreachable!("connection taken"))
+        self.conn.as_ref().unwrap_or_else(|| unreachable!("connection taken"))
     }
 }
 
 impl<C> DerefMut for Pooled<'_, C> {
     fn deref_mut(&mut self) -> &mut C {
-        self.conn
-            .as_mut()
-            .unwrap_or_else(|| unreachable!("connection taken"))
+        self.conn.as_mut().unwrap_or_else(|| unreachable!("connection taken"))
     }
 }
 

@@ -49,11 +49,7 @@ struct PgTx<'a, 'b> {
 }
 
 impl ToSql for Value {
-    fn to_sql(
-        &self,
-        ty: &Type,
-        out: &mut BytesMut,
-    ) -> std::result::Result<IsNull, Box<dyn StdError + Sync + Send>> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> std::result::Result<IsNull, Box<dyn StdError + Sync + Send>> {
         match self {
             Value::Null => Ok(IsNull::Yes),
             Value::Int(n) => match *ty {
@@ -95,15 +91,9 @@ fn read_row(row: &postgres::Row) -> Result<Row> {
     for (i, col) in row.columns().iter().enumerate() {
         let v = match *col.type_() {
             Type::INT8 => row.try_get::<_, Option<i64>>(i)?.map(Value::Int),
-            Type::INT4 => row
-                .try_get::<_, Option<i32>>(i)?
-                .map(|n| Value::Int(n.into())),
-            Type::INT2 => row
-                .try_get::<_, Option<i16>>(i)?
-                .map(|n| Value::Int(n.into())),
-            Type::BOOL => row
-                .try_get::<_, Option<bool>>(i)?
-                .map(|b| Value::Int(b.into())),
+            Type::INT4 => row.try_get::<_, Option<i32>>(i)?.map(|n| Value::Int(n.into())),
+            Type::INT2 => row.try_get::<_, Option<i16>>(i)?.map(|n| Value::Int(n.into())),
+            Type::BOOL => row.try_get::<_, Option<bool>>(i)?.map(|b| Value::Int(b.into())),
             Type::DATE => row.try_get::<_, Option<NaiveDate>>(i)?.map(Value::Date),
             Type::TIMESTAMPTZ => row.try_get::<_, Option<DateTime<Utc>>>(i)?.map(Value::Time),
             Type::NUMERIC => {
@@ -131,23 +121,14 @@ impl Tx for PgTx<'_, '_> {
 
     fn query(&mut self, sql: &str, values: &[Value]) -> Result<Vec<Row>> {
         let stmt = self.tx.prepare(sql)?;
-        self.tx
-            .query(&stmt, &params(values))?
-            .iter()
-            .map(read_row)
-            .collect()
+        self.tx.query(&stmt, &params(values))?.iter().map(read_row).collect()
     }
 
     fn batch(&mut self, sql: &str) -> Result<()> {
         Ok(self.tx.batch_execute(sql)?)
     }
 
-    fn bulk<'a>(
-        &'a mut self,
-        table: &str,
-        columns: &[&str],
-        types: &[ColType],
-    ) -> Result<Box<dyn BulkWriter + 'a>> {
+    fn bulk<'a>(&'a mut self, table: &str, columns: &[&str], types: &[ColType]) -> Result<Box<dyn BulkWriter + 'a>> {
         let sql = format!("COPY {table} ({}) FROM STDIN BINARY", columns.join(", "));
         let sink = self.tx.copy_in(&sql)?;
         let pg_types: Vec<Type> = types

@@ -198,14 +198,7 @@ const STAGING_TYPES: [ColType; 9] = [
     ColType::Date,
     ColType::Date,
 ];
-const ISSUE_COLS: [&str; 6] = [
-    "batch_id",
-    "row_no",
-    "severity",
-    "column_name",
-    "value",
-    "reason",
-];
+const ISSUE_COLS: [&str; 6] = ["batch_id", "row_no", "severity", "column_name", "value", "reason"];
 const ISSUE_TYPES: [ColType; 6] = [
     ColType::Int,
     ColType::Int,
@@ -546,15 +539,15 @@ fn prefix_range(p: &str) -> (String, String) {
 }
 
 pub fn search_persons(db: &Db, q: &PersonQuery) -> Result<(Vec<PersonListRow>, i64)> {
-    let as_of = q.as_of.unwrap_or(NaiveDate::MAX);
+    let as_of = q
+        .as_of
+        .unwrap_or(NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or(NaiveDate::MAX));
     let mut params: Vec<Value> = vec![Value::Date(as_of)];
-    let mut wheres: Vec<String> = Vec::new();
+    // Nobody born after the date is in the registry on that date (this also uses $1 in every
+    // query built here, which PostgreSQL requires of each parameter).
+    let mut wheres: Vec<String> = vec!["p.birth_date <= $1".to_string()];
     if let Some(text) = q.text.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        if text.len() >= 15
-            && text
-                .chars()
-                .all(|c| c.is_ascii_digit() || c == 'X' || c == 'x')
-        {
+        if text.len() >= 15 && text.chars().all(|c| c.is_ascii_digit() || c == 'X' || c == 'x') {
             params.push(Value::text(text.to_ascii_uppercase()));
             wheres.push(format!("p.id_number = ${}", params.len()));
         } else {
@@ -595,10 +588,7 @@ pub fn search_persons(db: &Db, q: &PersonQuery) -> Result<(Vec<PersonListRow>, i
         format!("WHERE {}", wheres.join(" AND "))
     };
     let total = db
-        .query_one(
-            &format!("SELECT COUNT(*) FROM person p {where_sql}"),
-            &params,
-        )?
+        .query_one(&format!("SELECT COUNT(*) FROM person p {where_sql}"), &params)?
         .map(|r| r.int(0))
         .transpose()?
         .unwrap_or(0);

@@ -16,9 +16,7 @@ pub struct SqliteDb {
 fn open_conn(path: &str) -> Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
     conn.execute_batch(
@@ -68,9 +66,7 @@ impl ToSql for Value {
             Value::Null => ToSqlOutput::Owned(rusqlite::types::Value::Null),
             Value::Int(n) => ToSqlOutput::Owned(rusqlite::types::Value::Integer(*n)),
             Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
-            Value::Date(d) => ToSqlOutput::Owned(rusqlite::types::Value::Text(
-                d.format("%Y-%m-%d").to_string(),
-            )),
+            Value::Date(d) => ToSqlOutput::Owned(rusqlite::types::Value::Text(d.format("%Y-%m-%d").to_string())),
             Value::Time(t) => ToSqlOutput::Owned(rusqlite::types::Value::Text(t.to_rfc3339())),
         })
     }
@@ -122,11 +118,8 @@ impl Tx for SqliteTx<'_> {
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
         let mut stmt = self.conn.prepare_cached(&numbered(sql))?;
         let n = stmt.column_count();
-        let rows = stmt.query_map(rusqlite::params_from_iter(params.iter()), |r| {
-            read_row(r, n)
-        })?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(StoreError::from)
+        let rows = stmt.query_map(rusqlite::params_from_iter(params.iter()), |r| read_row(r, n))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(StoreError::from)
     }
 
     fn batch(&mut self, sql: &str) -> Result<()> {
@@ -134,12 +127,7 @@ impl Tx for SqliteTx<'_> {
         Ok(())
     }
 
-    fn bulk<'a>(
-        &'a mut self,
-        table: &str,
-        columns: &[&str],
-        _types: &[ColType],
-    ) -> Result<Box<dyn BulkWriter + 'a>> {
+    fn bulk<'a>(&'a mut self, table: &str, columns: &[&str], _types: &[ColType]) -> Result<Box<dyn BulkWriter + 'a>> {
         let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
         let sql = format!(
             "INSERT INTO {table} ({}) VALUES ({})",

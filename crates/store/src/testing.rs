@@ -17,6 +17,8 @@ use crate::Db;
 pub struct TestDb {
     pub db: Db,
     pub name: &'static str,
+    /// What `yanglao --db` takes to open the same database.
+    pub url: String,
     _dir: Option<TempDir>,
 }
 
@@ -52,39 +54,37 @@ impl Drop for TempDir {
 
 pub fn sqlite() -> TestDb {
     let dir = TempDir::new("yanglao-test");
-    let path = dir.path().join("test.db");
-    let db = Db::open(&path.to_string_lossy()).unwrap_or_else(|e| panic!("open sqlite: {e}"));
-    db.migrate()
-        .unwrap_or_else(|e| panic!("migrate sqlite: {e}"));
+    let url = dir.path().join("test.db").to_string_lossy().to_string();
+    let db = Db::open(&url).unwrap_or_else(|e| panic!("open sqlite: {e}"));
+    db.migrate().unwrap_or_else(|e| panic!("migrate sqlite: {e}"));
     TestDb {
         db,
         name: "sqlite",
+        url,
         _dir: Some(dir),
     }
 }
 
 pub fn postgres() -> TestDb {
     let base = pg_base_url();
-    let name = format!(
-        "t_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0)
-    );
+    static N: AtomicU64 = AtomicU64::new(0);
+    let name = format!("t_{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
     let mut admin = postgres::Client::connect(&format!("{base} dbname=postgres"), postgres::NoTls)
         .unwrap_or_else(|e| panic!("connect to test PostgreSQL ({base}): {e}"));
-    admin
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .unwrap_or_else(|e| panic!("create database: {e}"));
-    let db =
-        Db::open(&format!("{base} dbname={name}")).unwrap_or_else(|e| panic!("open postgres: {e}"));
-    db.migrate()
-        .unwrap_or_else(|e| panic!("migrate postgres: {e}"));
+    // Separate statements: DROP/CREATE DATABASE cannot share an implicit transaction.
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {name}"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        admin.batch_execute(&sql).unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+    }
+    let url = format!("{base} dbname={name}");
+    let db = Db::open(&url).unwrap_or_else(|e| panic!("open postgres: {e}"));
+    db.migrate().unwrap_or_else(|e| panic!("migrate postgres: {e}"));
     TestDb {
         db,
         name: "postgres",
+        url,
         _dir: None,
     }
 }
@@ -121,8 +121,7 @@ pub fn pg_base_url() -> String {
             Command::new(bin.join(args[0]))
         };
         cmd.args(&args[1..]);
-        cmd.output()
-            .unwrap_or_else(|e| panic!("run {}: {e}", args[0]))
+        cmd.output().unwrap_or_else(|e| panic!("run {}: {e}", args[0]))
     };
     if as_root {
         let _ = Command::new("chown")
@@ -165,9 +164,7 @@ pub fn pg_base_url() -> String {
             "-c listen_addresses='' -k {sock_s} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=256MB"
         );
         let log = root.join("log").to_string_lossy().to_string();
-        let out = run(&[
-            "pg_ctl", "-D", &data_s, "-l", &log, "-w", "-o", &opts, "start",
-        ]);
+        let out = run(&["pg_ctl", "-D", &data_s, "-l", &log, "-w", "-o", &opts, "start"]);
         assert!(
             out.status.success(),
             "pg_ctl start failed: {}{}",
@@ -184,11 +181,7 @@ fn pg_bin_dir() -> PathBuf {
         return PathBuf::from(p);
     }
     let mut candidates: Vec<PathBuf> = fs::read_dir("/usr/lib/postgresql")
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .map(|e| e.path().join("bin"))
-                .collect()
-        })
+        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).collect())
         .unwrap_or_default();
     candidates.sort();
     match candidates.into_iter().rev().find(|p| p.join("initdb").exists()) {

@@ -3,9 +3,7 @@
 use chrono::NaiveDate;
 use yanglao_domain::catalogue::builtin;
 use yanglao_domain::DivisionCode;
-use yanglao_store::registry::{
-    apply_batch, person_facts, FailAt, NewBatch, RowIssue, Severity, Staged, StagedFact,
-};
+use yanglao_store::registry::{apply_batch, person_facts, FailAt, NewBatch, RowIssue, Severity, Staged, StagedFact};
 use yanglao_store::{divisions, testing, Value};
 
 fn d(y: i32, m: u32, day: u32) -> NaiveDate {
@@ -15,19 +13,11 @@ fn d(y: i32, m: u32, day: u32) -> NaiveDate {
 #[test]
 fn migrations_are_idempotent_and_values_round_trip() {
     for t in testing::all() {
-        assert!(
-            t.db.migrate().expect("second migrate").is_empty(),
-            "{}",
-            t.name
-        );
+        assert!(t.db.migrate().expect("second migrate").is_empty(), "{}", t.name);
         let r =
             t.db.query_one(
                 "SELECT $1, $2, $3",
-                &[
-                    Value::Int(42),
-                    Value::text("内蒙古"),
-                    Value::Date(d(2024, 12, 27)),
-                ],
+                &[Value::Int(42), Value::text("内蒙古"), Value::Date(d(2024, 12, 27))],
             )
             .expect("query")
             .expect("row");
@@ -46,16 +36,8 @@ fn catalogue_round_trips_with_history() {
         assert_eq!(back.len(), cat.len(), "{}", t.name);
         let village = DivisionCode::parse("653223102201").expect("code");
         let hekang = DivisionCode::parse("653228").expect("code");
-        assert!(
-            back.is_within_on(village, hekang, d(2025, 1, 1)),
-            "{}",
-            t.name
-        );
-        assert!(
-            !back.is_within_on(village, hekang, d(2024, 12, 1)),
-            "{}",
-            t.name
-        );
+        assert!(back.is_within_on(village, hekang, d(2025, 1, 1)), "{}", t.name);
+        assert!(!back.is_within_on(village, hekang, d(2024, 12, 1)), "{}", t.name);
     }
 }
 
@@ -125,13 +107,7 @@ fn a_failing_batch_leaves_nothing_and_a_newer_fact_ends_the_older() {
         .into_iter();
         let b1 = apply_batch(&t.db, &meta("a", None), &mut items).expect("apply");
         assert_eq!(
-            (
-                b1.rows_total,
-                b1.rows_ok,
-                b1.rows_bad,
-                b1.persons_new,
-                b1.facts_new
-            ),
+            (b1.rows_total, b1.rows_ok, b1.rows_bad, b1.persons_new, b1.facts_new),
             (2, 1, 1, 1, 1),
             "{}",
             t.name

@@ -66,15 +66,14 @@ pub async fn serve(app: Arc<App>, addr: SocketAddr) -> std::io::Result<()> {
 async fn security_headers(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    h.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     h.insert(
         "content-security-policy",
-        HeaderValue::from_static("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'"),
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+        ),
     );
     res
 }
@@ -270,11 +269,7 @@ fn parse_as_of(app: &App, s: Option<&str>) -> Result<NaiveDate> {
     }
 }
 
-fn division_options(
-    cat: &Catalogue,
-    selected: Option<DivisionCode>,
-    as_of: NaiveDate,
-) -> Vec<DivisionOption> {
+fn division_options(cat: &Catalogue, selected: Option<DivisionCode>, as_of: NaiveDate) -> Vec<DivisionOption> {
     let mut all: Vec<_> = cat
         .all()
         .filter(|d| d.level <= DivisionLevel::County)
@@ -316,9 +311,7 @@ fn url_encode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -328,15 +321,8 @@ fn url_encode(s: &str) -> String {
 async fn persons(State(app): State<Arc<App>>, Query(q): Query<PersonsQuery>) -> Result<Response> {
     blocking(move || {
         let as_of = parse_as_of(&app, q.as_of.as_deref())?;
-        let division = match q
-            .division
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            Some(s) => {
-                Some(DivisionCode::parse(s).map_err(|e| AppError::BadRequest(e.to_string()))?)
-            }
+        let division = match q.division.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(s) => Some(DivisionCode::parse(s).map_err(|e| AppError::BadRequest(e.to_string()))?),
             None => None,
         };
         let text = q.q.clone().unwrap_or_default();
@@ -344,9 +330,7 @@ async fn persons(State(app): State<Arc<App>>, Query(q): Query<PersonsQuery>) -> 
             return Err(AppError::BadRequest("查询内容过长。".into()));
         }
         let page_no = q.page.unwrap_or(1).max(1);
-        let scope = division
-            .map(|d| app.catalogue.scope_on(d, as_of))
-            .unwrap_or_default();
+        let scope = division.map(|d| app.catalogue.scope_on(d, as_of)).unwrap_or_default();
         let query = PersonQuery {
             text: Some(text.clone()),
             include: scope.include,
@@ -373,12 +357,17 @@ async fn persons(State(app): State<Arc<App>>, Query(q): Query<PersonsQuery>) -> 
         let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
         let base = format!(
             "/persons?q={}&division={}&as_of={as_of}",
-            url_encode(&text),
+            url_encode(if IdNumber::parse(&text).is_ok() { "" } else { &text }),
             division.map(|d| d.short()).unwrap_or_default()
         );
+        // A full ID number typed into the search box is not echoed back into the page.
+        let shown = match IdNumber::parse(&text) {
+            Ok(id) => id.masked(),
+            Err(_) => text,
+        };
         page(PersonsPage {
             nav: "persons",
-            q: text,
+            q: shown,
             as_of: as_of.to_string(),
             division_options: division_options(&app.catalogue, division, as_of),
             rows,
@@ -443,15 +432,10 @@ fn fact_value_label(cat: &Catalogue, kind: FactKind, value: &str, as_of: NaiveDa
     }
 }
 
-async fn person(
-    State(app): State<Arc<App>>,
-    Path(id): Path<i64>,
-    Query(q): Query<AsOfQuery>,
-) -> Result<Response> {
+async fn person(State(app): State<Arc<App>>, Path(id): Path<i64>, Query(q): Query<AsOfQuery>) -> Result<Response> {
     blocking(move || {
         let as_of = parse_as_of(&app, q.as_of.as_deref())?;
-        let p = registry::person(&app.db, id)?
-            .ok_or_else(|| AppError::NotFound("没有这个人员。".into()))?;
+        let p = registry::person(&app.db, id)?.ok_or_else(|| AppError::NotFound("没有这个人员。".into()))?;
         let facts = registry::person_facts(&app.db, id)?;
         let state = state_on(&facts, as_of);
         let cat = &app.catalogue;
@@ -476,23 +460,15 @@ async fn person(
             .map(|f| {
                 let kind = FactKind::parse(&f.kind);
                 HistoryRow {
-                    kind: kind
-                        .map(|k| k.label().to_string())
-                        .unwrap_or_else(|| f.kind.clone()),
+                    kind: kind.map(|k| k.label().to_string()).unwrap_or_else(|| f.kind.clone()),
                     value: kind
                         .map(|k| fact_value_label(cat, k, &f.value, as_of))
                         .unwrap_or_else(|| f.value.clone()),
                     from: f.valid_from.to_string(),
-                    to: f
-                        .valid_to
-                        .map(|d| d.to_string())
-                        .unwrap_or_else(|| "—".into()),
+                    to: f.valid_to.map(|d| d.to_string()).unwrap_or_else(|| "—".into()),
                     source: source_label(&f.source),
                     batch_id: f.batch_id,
-                    ended_by: f
-                        .ended_by_batch
-                        .map(|b| format!("批次 #{b}"))
-                        .unwrap_or_default(),
+                    ended_by: f.ended_by_batch.map(|b| format!("批次 #{b}")).unwrap_or_default(),
                 }
             })
             .collect();
@@ -570,8 +546,7 @@ async fn import_batch(
     Query(q): Query<PageQuery>,
 ) -> Result<Response> {
     blocking(move || {
-        let b = registry::batch(&app.db, id)?
-            .ok_or_else(|| AppError::NotFound("没有这个批次。".into()))?;
+        let b = registry::batch(&app.db, id)?.ok_or_else(|| AppError::NotFound("没有这个批次。".into()))?;
         let page_no = q.page.unwrap_or(1).max(1);
         let per = 200;
         let list = registry::batch_issues(&app.db, id, per + 1, (page_no - 1) * per)?;
@@ -660,19 +635,13 @@ struct DivisionQuery {
     as_of: Option<String>,
 }
 
-async fn divisions(
-    State(app): State<Arc<App>>,
-    Query(q): Query<DivisionQuery>,
-) -> Result<Response> {
+async fn divisions(State(app): State<Arc<App>>, Query(q): Query<DivisionQuery>) -> Result<Response> {
     let as_of = parse_as_of(&app, q.as_of.as_deref())?;
     let cat = &app.catalogue;
     let (children, path, code, parent_link): (Vec<ChildRow>, String, String, String) =
         match q.code.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             None => {
-                let mut top: Vec<_> = cat
-                    .all()
-                    .filter(|d| d.level == DivisionLevel::Province)
-                    .collect();
+                let mut top: Vec<_> = cat.all().filter(|d| d.level == DivisionLevel::Province).collect();
                 top.sort_by_key(|d| d.code);
                 let rows = top.iter().map(|d| child_row(cat, d, as_of)).collect();
                 (rows, "全部".into(), String::new(), String::new())
@@ -696,19 +665,13 @@ async fn divisions(
         .changes()
         .iter()
         .filter(|c| {
-            selected.is_none_or(|s| {
-                c.from.is_within(s) || c.to.is_within(s) || s.is_within(c.from) || s.is_within(c.to)
-            })
+            selected
+                .is_none_or(|s| c.from.is_within(s) || c.to.is_within(s) || s.is_within(c.from) || s.is_within(c.to))
         })
         .map(|c| {
             (
                 c.effective.to_string(),
-                format!(
-                    "{}：{} → {}",
-                    c.kind.label(),
-                    cat.name(c.from),
-                    cat.name(c.to)
-                ),
+                format!("{}：{} → {}", c.kind.label(), cat.name(c.from), cat.name(c.to)),
                 c.note.clone(),
             )
         })
@@ -717,9 +680,7 @@ async fn divisions(
         cat.moves()
             .iter()
             .filter(|m| {
-                selected.is_none_or(|s| {
-                    m.code.is_within(s) || m.to_parent.is_within(s) || s.is_within(m.to_parent)
-                })
+                selected.is_none_or(|s| m.code.is_within(s) || m.to_parent.is_within(s) || s.is_within(m.to_parent))
             })
             .map(|m| {
                 (
@@ -750,11 +711,7 @@ fn child_row(cat: &Catalogue, d: &yanglao_domain::Division, as_of: NaiveDate) ->
     if let Some(f) = d.valid_from {
         note.push(format!("{f} 设立"));
     }
-    if let Some(m) = cat
-        .moves()
-        .iter()
-        .find(|m| m.code == d.code && m.effective <= as_of)
-    {
+    if let Some(m) = cat.moves().iter().find(|m| m.code == d.code && m.effective <= as_of) {
         note.push(format!("{} 由{}划入", m.effective, cat.name(m.from_parent)));
     }
     ChildRow {

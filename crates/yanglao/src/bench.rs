@@ -59,10 +59,7 @@ pub fn run(cmd: &BenchCommand, today: NaiveDate) -> Result<()> {
             let region = DivisionCode::parse(region).context("--region")?;
             let dir = data.join(format!("{}-{people}-{seed}", region.short()));
             let as_of = NaiveDate::from_ymd_opt(2025, 6, 30).unwrap_or(today);
-            if read_manifest(&dir)
-                .map(|m| m.people != *people)
-                .unwrap_or(true)
-            {
+            if read_manifest(&dir).map(|m| m.people != *people).unwrap_or(true) {
                 let t = Instant::now();
                 generate(
                     &builtin::catalogue(),
@@ -86,13 +83,9 @@ pub fn run(cmd: &BenchCommand, today: NaiveDate) -> Result<()> {
                 "postgres" => {
                     let base = testing::pg_base_url();
                     let name = format!("bench_{}", std::process::id());
-                    let mut c = postgres::Client::connect(
-                        &format!("{base} dbname=postgres"),
-                        postgres::NoTls,
-                    )?;
-                    c.batch_execute(&format!(
-                        "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"
-                    ))?;
+                    let mut c = postgres::Client::connect(&format!("{base} dbname=postgres"), postgres::NoTls)?;
+                    c.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))?;
+                    c.batch_execute(&format!("CREATE DATABASE {name}"))?;
                     format!("{base} dbname={name}")
                 }
                 other => other.to_string(),

@@ -121,10 +121,7 @@ fn main() -> Result<()> {
         Command::Init => {
             let db = open(&cli.db)?;
             let n = init(&db)?;
-            println!(
-                "数据库已就绪（{}），已载入 {n} 个行政区划。",
-                db.backend().name()
-            );
+            println!("数据库已就绪（{}），已载入 {n} 个行政区划。", db.backend().name());
         }
         Command::Gen {
             people,
@@ -234,11 +231,7 @@ fn main() -> Result<()> {
                     f.value_label,
                     f.source_label,
                     f.valid_from,
-                    if f.contested {
-                        "  ⚠ 部门间不一致"
-                    } else {
-                        ""
-                    }
+                    if f.contested { "  ⚠ 部门间不一致" } else { "" }
                 );
             }
         }
@@ -354,11 +347,7 @@ pub fn import_path(
         let Some(code) = src else {
             bail!(
                 "请用 --source 指明数据源，可选：{}",
-                SOURCES
-                    .iter()
-                    .map(|s| s.code)
-                    .collect::<Vec<_>>()
-                    .join("、")
+                SOURCES.iter().map(|s| s.code).collect::<Vec<_>>().join("、")
             );
         };
         jobs.push((path.to_path_buf(), code.to_string()));
@@ -390,10 +379,9 @@ pub fn import_path(
         }
         let outcome = result.with_context(|| format!("导入 {}", file.display()))?;
         match &outcome {
-            ImportOutcome::AlreadyImported(b) => println!(
-                "  该文件已于批次 #{} 导入（SHA-256 相同），未做任何改动。",
-                b.id
-            ),
+            ImportOutcome::AlreadyImported(b) => {
+                println!("  该文件已于批次 #{} 导入（SHA-256 相同），未做任何改动。", b.id)
+            }
             ImportOutcome::Applied { batch: b, reports } => {
                 let secs = t.elapsed().as_secs_f64();
                 println!(
@@ -406,10 +394,7 @@ pub fn import_path(
                         .iter()
                         .filter(|i| i.severity == registry::Severity::Error)
                     {
-                        println!(
-                            "    第{}行 {}「{}」：{}",
-                            i.row_no, i.column, i.value, i.reason
-                        );
+                        println!("    第{}行 {}「{}」：{}", i.row_no, i.column, i.value, i.reason);
                     }
                     for r in reports {
                         println!("  问题报告：{}", r.display());
@@ -425,23 +410,14 @@ pub fn import_path(
 fn serve(db: Db, addr: SocketAddr) -> Result<()> {
     let catalogue = divisions::load_catalogue(&db)?;
     let app = Arc::new(yanglao_web::App::new(db, catalogue));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     println!("养老服务信息平台已启动：http://{addr}/");
     rt.block_on(yanglao_web::serve(app, addr))
         .with_context(|| format!("监听 {addr}"))?;
     Ok(())
 }
 
-fn demo(
-    people: usize,
-    region: &str,
-    dir: &Path,
-    addr: SocketAddr,
-    seed: u64,
-    today: NaiveDate,
-) -> Result<()> {
+fn demo(people: usize, region: &str, dir: &Path, addr: SocketAddr, seed: u64, today: NaiveDate) -> Result<()> {
     let region = DivisionCode::parse(region).context("--region")?;
     let cat: Catalogue = builtin::catalogue();
     if cat.get(region).is_none() {
@@ -456,11 +432,7 @@ fn demo(
     init(&db)?;
     let gen_dir = dir.join("部门数据");
     let t = Instant::now();
-    println!(
-        "生成演示地区：{}，{} 位老年人……",
-        cat.path_name(region, today),
-        people
-    );
+    println!("生成演示地区：{}，{} 位老年人……", cat.path_name(region, today), people);
     generate(
         &cat,
         &GenOptions {

@@ -1,0 +1,193 @@
+//! The console's pages over HTTP (Router::oneshot), on SQLite and PostgreSQL.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use chrono::{NaiveDate, Utc};
+use tower::ServiceExt;
+use yanglao_domain::catalogue::builtin;
+use yanglao_domain::DivisionCode;
+use yanglao_registry::import::{import_file, import_villages, ImportOptions};
+use yanglao_registry::sources::source;
+use yanglao_registry::synth::{generate, GenOptions};
+use yanglao_store::{divisions, registry, testing, Db};
+use yanglao_web::{router, App};
+
+fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, day).expect("date")
+}
+
+fn load(db: &Db, dir: &std::path::Path) {
+    let cat = builtin::catalogue();
+    let m = generate(
+        &cat,
+        &GenOptions {
+            people: 1500,
+            seed: 9,
+            region: DivisionCode::parse("653200").expect("code"),
+            as_of: d(2025, 6, 30),
+            dirty: true,
+            out: dir.join("in"),
+        },
+    )
+    .expect("gen");
+    divisions::save_catalogue(db, &cat).expect("save");
+    let cat = divisions::load_catalogue(db).expect("load");
+    import_villages(db, &cat, &dir.join("in").join(&m.villages_file)).expect("villages");
+    let cat = divisions::load_catalogue(db).expect("load");
+    for f in &m.files {
+        let opts = ImportOptions {
+            source: source(&f.source).expect("source"),
+            today: d(2025, 6, 30),
+            now: Utc::now(),
+            archive_dir: None,
+            report_dir: None,
+            header_overrides: HashMap::new(),
+            fail_at: None,
+        };
+        import_file(db, &cat, &dir.join("in").join(&f.file), &opts, &mut |_, _| {}).expect("import");
+    }
+}
+
+async fn get(app: &Arc<App>, uri: &str) -> (StatusCode, String, axum::http::HeaderMap) {
+    let res = router(app.clone())
+        .oneshot(Request::builder().uri(uri).body(Body::empty()).expect("request"))
+        .await
+        .expect("response");
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = axum::body::to_bytes(res.into_body(), 16 << 20).await.expect("body");
+    (status, String::from_utf8_lossy(&bytes).to_string(), headers)
+}
+
+/// The blocking PostgreSQL client must not run on the runtime's threads: the test body is
+/// synchronous and only the HTTP calls are driven by the runtime.
+#[test]
+fn pages_search_detail_imports_on_both_databases() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let get = |app: &Arc<App>, uri: &str| rt.block_on(get(app, uri));
+    for t in testing::all() {
+        let tmp = testing::TempDir::new("yanglao-web");
+        load(&t.db, tmp.path());
+        let cat = divisions::load_catalogue(&t.db).expect("catalogue");
+        let mut app = App::new(t.db.clone(), cat);
+        app.today = Box::new(|| d(2025, 6, 30));
+        let app = Arc::new(app);
+
+        let (s, home, headers) = get(&app, "/");
+        assert_eq!(s, StatusCode::OK);
+        assert!(home.contains("老年人信息库概况"), "{}", t.name);
+        assert!(home.contains("lang=\"zh-CN\""));
+        assert_eq!(
+            headers.get("x-frame-options").map(|v| v.to_str().unwrap_or("")),
+            Some("DENY")
+        );
+
+        // Someone to look for: a living person with a 户籍 fact.
+        let row = t
+            .db
+            .query_one(
+                "SELECT p.id, p.id_number, p.name FROM person p JOIN fact f ON f.person_id = p.id AND f.kind = 'hukou'
+                 WHERE NOT EXISTS (SELECT 1 FROM fact x WHERE x.person_id = p.id AND x.kind = 'death') ORDER BY p.id LIMIT 1",
+                &[],
+            )
+            .expect("q")
+            .expect("a person");
+        let (pid, idn, name) = (
+            row.int(0).expect("id"),
+            row.text(1).expect("id"),
+            row.text(2).expect("name"),
+        );
+        let masked = format!("{}********{}", &idn[..6], &idn[14..]);
+
+        let (s, page) = {
+            let (s, b, _) = get(&app, &format!("/persons?q={idn}"));
+            (s, b)
+        };
+        assert_eq!(s, StatusCode::OK);
+        assert!(
+            page.contains("共 1 人"),
+            "{}: search by full ID finds exactly one",
+            t.name
+        );
+        assert!(page.contains(&masked), "{}: ID shown masked", t.name);
+        assert!(
+            !page.contains(&idn),
+            "{}: the full ID number never appears on the page",
+            t.name
+        );
+        assert!(page.contains(&format!("/persons/{pid}")));
+
+        let (s, detail, _) = get(&app, &format!("/persons/{pid}"));
+        assert_eq!(s, StatusCode::OK);
+        assert!(detail.contains(&name));
+        assert!(
+            detail.contains(&masked) && !detail.contains(&idn),
+            "{}: detail masks the ID",
+            t.name
+        );
+        assert!(
+            detail.contains("户籍所在地") && detail.contains("公安部门"),
+            "{}: facts with their source",
+            t.name
+        );
+        assert!(detail.contains("全部历史记录"));
+
+        // Before the person's facts began, the page says so.
+        let (_, early, _) = get(&app, &format!("/persons/{pid}?as_of=1900-01-01"));
+        assert!(early.contains("该日期无有效信息"), "{}", t.name);
+
+        // Division filter, as of a date after the Hotan split.
+        let (_, hekang, _) = get(&app, "/persons?division=653228&as_of=2025-06-30");
+        let n = registry::search_persons(
+            &t.db,
+            &registry::PersonQuery {
+                include: vec!["653228".into(), "653223102".into()],
+                as_of: Some(d(2025, 6, 30)),
+                limit: 1,
+                ..Default::default()
+            },
+        )
+        .expect("search")
+        .1;
+        assert!(n > 0);
+        assert!(
+            hekang.contains(&format!("共 {n} 人")),
+            "{}: 和康县 includes 赛图拉镇 after the split",
+            t.name
+        );
+
+        // An import batch with its row issues.
+        let b = registry::batches(&t.db, 100)
+            .expect("batches")
+            .into_iter()
+            .find(|b| b.rows_bad > 0)
+            .expect("a batch with errors");
+        let (s, imp, _) = get(&app, &format!("/imports/{}", b.id));
+        assert_eq!(s, StatusCode::OK);
+        let first = registry::batch_issues(&t.db, b.id, 1, 0).expect("issues").remove(0);
+        assert!(
+            imp.contains(&format!("<td>{}</td>", first.row_no)),
+            "{}: row numbers listed",
+            t.name
+        );
+        assert!(imp.contains(&first.reason));
+
+        let (s, _, _) = get(&app, "/persons/999999999");
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (s, bad, _) = get(&app, "/persons?as_of=2025-02-30");
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert!(bad.contains("日期"));
+        let (s, div, _) = get(&app, "/divisions?code=653200&as_of=2025-01-01");
+        assert_eq!(s, StatusCode::OK);
+        assert!(div.contains("和康县") && div.contains("析置"), "{}", t.name);
+        let (s, _, _) = get(&app, "/sources");
+        assert_eq!(s, StatusCode::OK);
+    }
+}
