@@ -257,6 +257,9 @@ pub mod builtin {
         ),
     ];
 
+    /// Source label of county-level units that exist only in the NBS statistical codes.
+    pub const STATISTICAL_SOURCE: &str = "国家统计局统计用区划代码 2023，非行政区划";
+
     /// 新疆维吾尔自治区人民政府 2024-12-27 公告 (standards/README.md §6.5).
     pub fn hotan_split_date() -> NaiveDate {
         NaiveDate::from_ymd_opt(2024, 12, 27).unwrap_or(NaiveDate::MIN)
@@ -308,6 +311,33 @@ pub mod builtin {
                 });
             }
         }
+        // NBS statistical codes for development zones (150172 etc.) have townships but are not
+        // administrative divisions and are absent from the MCA list (standards/README.md §6.2):
+        // they are kept as county-level statistical units so that people living there are
+        // placed, and marked as such.
+        let mut statistical: Vec<Division> = Vec::new();
+        for (file, text) in TOWNSHIP_FILES {
+            for line in text.lines().skip(1) {
+                let f: Vec<&str> = line.split(',').collect();
+                if f.len() < 5 {
+                    continue;
+                }
+                let Some(county) = code(f[3]) else { continue };
+                let known = divisions.iter().chain(statistical.iter()).any(|d| d.code == county);
+                if !known {
+                    statistical.push(Division {
+                        code: county,
+                        name: f[4].to_string(),
+                        level: DivisionLevel::County,
+                        parent: county.parent(),
+                        valid_from: None,
+                        valid_to: None,
+                        source: format!("{STATISTICAL_SOURCE}（{file}）"),
+                    });
+                }
+            }
+        }
+        divisions.extend(statistical);
         let mut moves = Vec::new();
         let mut changes = Vec::new();
         for (new_county, old_county, seat, seat_name, new_name, old_name) in [
@@ -354,9 +384,25 @@ mod tests {
         // standards/README.md §6.4: "12 盟市, 103 county-level units" and "1,225 township-level units".
         let cat = builtin::catalogue();
         let im = c("150000");
-        let count = |level| cat.all().filter(|x| x.level == level && x.code.is_within(im)).count();
+        let count = |level| {
+            cat.all()
+                .filter(|x| x.level == level && x.code.is_within(im))
+                .filter(|x| !x.source.starts_with(builtin::STATISTICAL_SOURCE))
+                .count()
+        };
         assert_eq!(count(DivisionLevel::Prefecture), 12);
         assert_eq!(count(DivisionLevel::County), 103);
+        // §6.4: "NBS 2023 (S21) has the same 103 plus five 7x development-zone codes".
+        let statistical: Vec<String> = {
+            let mut v: Vec<String> = cat
+                .all()
+                .filter(|x| x.source.starts_with(builtin::STATISTICAL_SOURCE) && x.code.is_within(im))
+                .map(|x| x.code.short())
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(statistical, ["150172", "150271", "150571", "152571", "152971"]);
         assert_eq!(count(DivisionLevel::Township), 1225);
         assert_eq!(cat.name(c("150102")), "新城区");
         assert_eq!(cat.name(c("152900")), "阿拉善盟");

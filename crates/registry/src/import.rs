@@ -122,14 +122,36 @@ pub fn import_file(
         now: opts.now,
         fail_at: opts.fail_at,
     };
-    let mut rows = RowStream {
-        table: &mut opened.table,
-        reader: &row_reader,
-        seen: HashMap::new(),
-        pending: Vec::new(),
-        failed: false,
-    };
-    let batch = registry::apply_batch(db, &meta, &mut rows)?;
+    // Reading and validating (one core) runs beside the database writes (the other): rows go
+    // over a bounded channel in chunks, so memory stays bounded.
+    let table = &mut opened.table;
+    let batch = std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<Staged, String>>>(8);
+        let reader = &row_reader;
+        scope.spawn(move || {
+            let rows = RowStream {
+                table,
+                reader,
+                seen: HashMap::new(),
+                pending: Vec::new(),
+                failed: false,
+            };
+            let mut chunk = Vec::with_capacity(CHUNK);
+            for item in rows {
+                chunk.push(item);
+                if chunk.len() == CHUNK
+                    && tx
+                        .send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
+                        .is_err()
+                {
+                    return;
+                }
+            }
+            let _ = tx.send(chunk);
+        });
+        let mut items = rx.into_iter().flatten();
+        registry::apply_batch(db, &meta, &mut items)
+    })?;
     let mut reports = Vec::new();
     if batch.rows_bad + batch.rows_duplicate > 0 {
         if let Some(dir) = &opts.report_dir {
@@ -138,6 +160,9 @@ pub fn import_file(
     }
     Ok(ImportOutcome::Applied { batch, reports })
 }
+
+/// Rows handed from the reading thread to the writing one at a time.
+const CHUNK: usize = 4096;
 
 /// Turns file rows into staged facts and issues, one row at a time.
 struct RowStream<'a> {

@@ -66,7 +66,7 @@ pub fn detect_encoding(head: &[u8]) -> &'static Encoding {
 /// cells); the header is row 1.
 pub enum Table {
     Csv {
-        reader: csv::Reader<Box<dyn Read>>,
+        reader: csv::Reader<Box<dyn Read + Send>>,
         row: u64,
     },
     Xlsx {
@@ -103,7 +103,7 @@ pub fn open(path: &Path) -> Result<Opened, ReadError> {
                 inner: BufReader::with_capacity(256 * 1024, file),
                 progress: progress.clone(),
             };
-            let decoded: Box<dyn Read> = Box::new(
+            let decoded: Box<dyn Read + Send> = Box::new(
                 DecodeReaderBytesBuilder::new()
                     .encoding(Some(enc))
                     .bom_override(true)

@@ -32,6 +32,8 @@ fn open_conn(path: &str) -> Result<Connection> {
 impl SqliteDb {
     pub fn open(path: &str) -> Result<Self> {
         let writer = open_conn(path)?;
+        // The one writer gets a large page cache: batches touch wide index ranges.
+        writer.execute_batch("PRAGMA cache_size = -524288; PRAGMA cache_spill = false;")?;
         let p = path.to_string();
         let readers = Pool::new(8, Box::new(move || open_conn(&p)));
         Ok(SqliteDb {

@@ -130,3 +130,34 @@ fn a_failing_batch_leaves_nothing_and_a_newer_fact_ends_the_older() {
         assert!(facts[1].valid_to.is_none());
     }
 }
+
+#[test]
+fn supersession_holds_whatever_order_facts_arrive_in() {
+    let a = "11010519491231002X";
+    let b = "440524188001010014";
+    for t in testing::all() {
+        let mut items = vec![Ok(fact(1, a, "pension", "P2020", d(2020, 1, 1)))].into_iter();
+        apply_batch(&t.db, &meta("1", None), &mut items).expect("apply");
+        // An older record arriving later ends at the start of the newer one already held.
+        let mut items = vec![Ok(fact(1, a, "pension", "P2015", d(2015, 1, 1)))].into_iter();
+        let b2 = apply_batch(&t.db, &meta("2", None), &mut items).expect("apply");
+        assert_eq!(b2.facts_ended, 1, "{}", t.name);
+        // Two records of one person in one batch: the earlier ends when the later starts.
+        let mut items = vec![
+            Ok(fact(1, b, "pension", "P2018", d(2018, 1, 1))),
+            Ok(fact(2, b, "pension", "P2010", d(2010, 1, 1))),
+        ]
+        .into_iter();
+        apply_batch(&t.db, &meta("3", None), &mut items).expect("apply");
+        for (id, expect) in [
+            (a, vec![("P2015", Some(d(2020, 1, 1))), ("P2020", None)]),
+            (b, vec![("P2010", Some(d(2018, 1, 1))), ("P2018", None)]),
+        ] {
+            let p = yanglao_store::registry::person_by_id_number(&t.db, id).expect("q").expect("person");
+            let got: Vec<(String, Option<NaiveDate>)> =
+                person_facts(&t.db, p.id).expect("facts").into_iter().map(|f| (f.value, f.valid_to)).collect();
+            let expect: Vec<(String, Option<NaiveDate>)> = expect.into_iter().map(|(v, to)| (v.to_string(), to)).collect();
+            assert_eq!(got, expect, "{}", t.name);
+        }
+    }
+}

@@ -76,7 +76,10 @@ CREATE TABLE fact (
     recorded_at    TIMESTAMPTZ NOT NULL,
     UNIQUE (person_id, kind, source, valid_from, value)
 );
-CREATE INDEX fact_kind_value ON fact (kind, value);
+-- Who lives where: division searches on 户籍/常住 codes.
+CREATE INDEX fact_division ON fact (kind, value) WHERE kind IN ('hukou', 'residence');
+-- Deaths are few and every batch asks for them.
+CREATE INDEX fact_death ON fact (person_id) WHERE kind = 'death';
 CREATE TABLE fact_source_kind (
     kind   TEXT NOT NULL,
     source TEXT NOT NULL,
