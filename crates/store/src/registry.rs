@@ -320,6 +320,11 @@ pub fn apply_batch(
             lap.mark("issues");
         }
 
+        if t.backend() == crate::Backend::Postgres {
+            // A temporary table has no statistics until analysed; without them the planner
+            // guesses its size and picks nested loops over millions of rows.
+            t.batch("ANALYZE staging")?;
+        }
         let b = Value::Int(batch_id);
         let now = Value::Time(meta.now);
         let src = Value::text(&meta.department);
@@ -364,6 +369,12 @@ pub fn apply_batch(
             .transpose()?
             .unwrap_or(0);
         lap.mark("count");
+        if t.backend() == crate::Backend::Postgres && facts_new > 100_000 {
+            // Large batches change the table's shape: refresh the statistics the next
+            // statements are planned with (sampled, so cheap).
+            t.batch("ANALYZE fact")?;
+            lap.mark("analyze");
+        }
         let mut facts_ended = touched - facts_new;
 
         if meta.fail_at == Some(FailAt::AfterFacts) {
@@ -375,7 +386,6 @@ pub fn apply_batch(
         // already held.
         // The candidates are found from the new facts by index and the update is driven by
         // them, so its cost follows the batch, not the table.
-        lap.mark("pre-supersede");
         t.batch(match t.backend() {
             crate::Backend::Sqlite => "DROP TABLE IF EXISTS temp.superseded; CREATE TEMP TABLE superseded (id INTEGER PRIMARY KEY)",
             crate::Backend::Postgres => "CREATE TEMP TABLE superseded (id BIGINT PRIMARY KEY) ON COMMIT DROP",
@@ -409,12 +419,15 @@ pub fn apply_batch(
         // A death (公安) ends every fact of the person still running on that date, whichever
         // batch came first. Deaths are few: start from them.
         facts_ended += t.exec(
-            "UPDATE fact SET valid_to = d.valid_from, ended_by_batch = $1
-             FROM (SELECT f.person_id, MIN(f.valid_from) AS valid_from FROM fact f
-                   WHERE f.kind = 'death' AND EXISTS (SELECT 1 FROM fact n WHERE n.person_id = f.person_id AND n.id > $2)
-                   GROUP BY f.person_id) AS d
-             WHERE fact.person_id = d.person_id AND fact.kind <> 'death' AND fact.valid_from <= d.valid_from
-               AND (fact.valid_to IS NULL OR fact.valid_to > d.valid_from)",
+            "UPDATE fact SET valid_to = (SELECT MIN(d.valid_from) FROM fact d WHERE d.person_id = fact.person_id AND d.kind = 'death'),
+               ended_by_batch = $1
+             WHERE fact.person_id IN (
+                     SELECT f.person_id FROM fact f
+                     WHERE f.kind = 'death' AND EXISTS (SELECT 1 FROM fact n WHERE n.person_id = f.person_id AND n.id > $2))
+               AND fact.kind <> 'death'
+               AND fact.valid_from <= (SELECT MIN(d.valid_from) FROM fact d WHERE d.person_id = fact.person_id AND d.kind = 'death')
+               AND (fact.valid_to IS NULL
+                    OR fact.valid_to > (SELECT MIN(d.valid_from) FROM fact d WHERE d.person_id = fact.person_id AND d.kind = 'death'))",
             &[b.clone(), mx.clone()],
         )? as i64;
         lap.mark("death");

@@ -153,10 +153,16 @@ fn supersession_holds_whatever_order_facts_arrive_in() {
             (a, vec![("P2015", Some(d(2020, 1, 1))), ("P2020", None)]),
             (b, vec![("P2010", Some(d(2018, 1, 1))), ("P2018", None)]),
         ] {
-            let p = yanglao_store::registry::person_by_id_number(&t.db, id).expect("q").expect("person");
-            let got: Vec<(String, Option<NaiveDate>)> =
-                person_facts(&t.db, p.id).expect("facts").into_iter().map(|f| (f.value, f.valid_to)).collect();
-            let expect: Vec<(String, Option<NaiveDate>)> = expect.into_iter().map(|(v, to)| (v.to_string(), to)).collect();
+            let p = yanglao_store::registry::person_by_id_number(&t.db, id)
+                .expect("q")
+                .expect("person");
+            let got: Vec<(String, Option<NaiveDate>)> = person_facts(&t.db, p.id)
+                .expect("facts")
+                .into_iter()
+                .map(|f| (f.value, f.valid_to))
+                .collect();
+            let expect: Vec<(String, Option<NaiveDate>)> =
+                expect.into_iter().map(|(v, to)| (v.to_string(), to)).collect();
             assert_eq!(got, expect, "{}", t.name);
         }
     }
