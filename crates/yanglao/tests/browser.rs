@@ -118,14 +118,44 @@ impl Browser {
         post(&self.url("/url"), &json!({ "url": url }));
     }
 
+    /// The first element matching `css`, waiting up to 10 s for it (a click may still be
+    /// loading the next page).
     fn find(&self, css: &str) -> String {
-        let v = post(&self.url("/element"), &json!({ "using": "css selector", "value": css }));
-        v["value"]
-            .as_object()
-            .and_then(|o| o.values().next())
-            .and_then(|e| e.as_str())
-            .expect("element")
-            .to_string()
+        let start = Instant::now();
+        loop {
+            let found = ureq::post(&self.url("/element"))
+                .send_json(json!({ "using": "css selector", "value": css }))
+                .ok()
+                .and_then(|mut r| r.body_mut().read_json::<Value>().ok())
+                .and_then(|v| {
+                    v["value"]
+                        .as_object()
+                        .and_then(|o| o.values().next())
+                        .and_then(|e| e.as_str())
+                        .map(String::from)
+                });
+            if let Some(id) = found {
+                return id;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "no element {css} within 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits up to 10 s for the page at a URL containing `part`.
+    fn wait_url(&self, part: &str) {
+        let start = Instant::now();
+        while !self.current_url().contains(part) {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "URL {} never reached {part}",
+                self.current_url()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     fn find_all(&self, css: &str) -> Vec<String> {
@@ -297,7 +327,7 @@ fn data_officer_imports_searches_and_reads_error_report_in_chromium() {
         browser.type_into(&q, &name);
         let submit = browser.find("form.search button[type=submit]");
         browser.click(&submit);
-        assert!(browser.current_url().contains("/persons?"), "{}", t.name);
+        browser.wait_url("/persons?");
         let text = browser.page_text();
         assert!(
             text.contains("人员查询") && text.contains(&name),
@@ -310,6 +340,7 @@ fn data_officer_imports_searches_and_reads_error_report_in_chromium() {
         let links = browser.find_all("tbody td a[href^='/persons/']");
         assert!(!links.is_empty(), "{}: at least one result", t.name);
         browser.click(&links[0]);
+        browser.wait_url("/persons/");
         let id_el = browser.find("#id-number");
         assert!(
             is_masked_id(&browser.text(&id_el)),
@@ -326,10 +357,12 @@ fn data_officer_imports_searches_and_reads_error_report_in_chromium() {
 
         // The import list and one batch's error report, row by row.
         browser.goto(&format!("{site}/imports"));
+        browser.wait_url("/imports");
         let bad = browser.find_all("td .tag.warn");
         assert!(!bad.is_empty(), "{}: batches with bad rows are flagged", t.name);
         let batch_links = browser.find_all("tbody td a[href^='/imports/']");
         browser.click(&batch_links[batch_links.len() - 1]);
+        browser.wait_url("/imports/");
         let issues = browser.find("#issues");
         let issues_text = browser.text(&issues);
         assert!(
