@@ -133,6 +133,7 @@ pub fn import_file(
                 table,
                 reader,
                 seen: HashMap::new(),
+                persons: std::collections::HashSet::new(),
                 pending: Vec::new(),
                 failed: false,
             };
@@ -171,6 +172,8 @@ struct RowStream<'a> {
     /// (person, fact kind, start date) → (row, value) of the first row that said it: a later
     /// row saying the same is a duplicate, saying something else is a contradiction.
     seen: HashMap<u64, (u64, u64)>,
+    /// People already staged in this batch (by ID hash).
+    persons: std::collections::HashSet<u64>,
     pending: Vec<Staged>,
     failed: bool,
 }
@@ -257,6 +260,7 @@ impl Iterator for RowStream<'_> {
                     }
                     let birth = parsed.id_number.birth_date();
                     let sex = parsed.id_number.sex().code();
+                    let mut first_of_person = self.persons.insert(hash_of(&[&id]));
                     for f in parsed.facts {
                         out.push(Staged::Fact(StagedFact {
                             row_no: row,
@@ -268,7 +272,9 @@ impl Iterator for RowStream<'_> {
                             value: f.value,
                             valid_from: f.from,
                             valid_to: f.to,
+                            first_of_person,
                         }));
+                        first_of_person = false;
                     }
                     out.push(Staged::RowDone { ok: true });
                 }

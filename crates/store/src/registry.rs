@@ -20,6 +20,8 @@ pub struct StagedFact {
     pub value: String,
     pub valid_from: NaiveDate,
     pub valid_to: Option<NaiveDate>,
+    /// The first fact of this person in the batch: it carries the person's name and details.
+    pub first_of_person: bool,
 }
 
 /// A row that was not imported, or imported once only, and why.
@@ -176,7 +178,7 @@ pub fn batch_issues(db: &Db, batch_id: i64, limit: i64, offset: i64) -> Result<V
     .collect()
 }
 
-const STAGING_COLS: [&str; 9] = [
+const STAGING_COLS: [&str; 10] = [
     "row_no",
     "id_number",
     "name",
@@ -186,8 +188,9 @@ const STAGING_COLS: [&str; 9] = [
     "value",
     "valid_from",
     "valid_to",
+    "first_of_person",
 ];
-const STAGING_TYPES: [ColType; 9] = [
+const STAGING_TYPES: [ColType; 10] = [
     ColType::Int,
     ColType::Text,
     ColType::Text,
@@ -197,6 +200,7 @@ const STAGING_TYPES: [ColType; 9] = [
     ColType::Text,
     ColType::Date,
     ColType::Date,
+    ColType::Int,
 ];
 const ISSUE_COLS: [&str; 6] = ["batch_id", "row_no", "severity", "column_name", "value", "reason"];
 const ISSUE_TYPES: [ColType; 6] = [
@@ -258,10 +262,10 @@ pub fn apply_batch(
         t.batch(match t.backend() {
             crate::Backend::Sqlite => {
                 "DROP TABLE IF EXISTS temp.staging;
-                 CREATE TEMP TABLE staging (row_no BIGINT, id_number TEXT, name TEXT, sex BIGINT, birth_date TEXT, kind TEXT, value TEXT, valid_from TEXT, valid_to TEXT)"
+                 CREATE TEMP TABLE staging (row_no BIGINT, id_number TEXT, name TEXT, sex BIGINT, birth_date TEXT, kind TEXT, value TEXT, valid_from TEXT, valid_to TEXT, first_of_person BIGINT)"
             }
             crate::Backend::Postgres => {
-                "CREATE TEMP TABLE staging (row_no BIGINT, id_number TEXT, name TEXT, sex BIGINT, birth_date DATE, kind TEXT, value TEXT, valid_from DATE, valid_to DATE) ON COMMIT DROP"
+                "CREATE TEMP TABLE staging (row_no BIGINT, id_number TEXT, name TEXT, sex BIGINT, birth_date DATE, kind TEXT, value TEXT, valid_from DATE, valid_to DATE, first_of_person BIGINT) ON COMMIT DROP"
             }
         })?;
 
@@ -284,6 +288,7 @@ pub fn apply_batch(
                         Value::Text(f.value),
                         Value::Date(f.valid_from),
                         Value::opt_date(f.valid_to),
+                        Value::Int(i64::from(f.first_of_person)),
                     ])?,
                     Staged::Issue(i) => {
                         if i.severity == Severity::Duplicate {
@@ -339,7 +344,7 @@ pub fn apply_batch(
 
         let persons_new = t.exec(
             "INSERT INTO person (id_number, name, sex, birth_date, first_batch)
-             SELECT id_number, MIN(name), MIN(sex), MIN(birth_date), $1 FROM staging WHERE true GROUP BY id_number
+             SELECT id_number, name, sex, birth_date, $1 FROM staging WHERE first_of_person = 1
              ON CONFLICT (id_number) DO NOTHING",
             std::slice::from_ref(&b),
         )? as i64;
@@ -347,19 +352,24 @@ pub fn apply_batch(
         if meta.department == "gongan" {
             // 公安 holds the authoritative name.
             t.exec(
-                "UPDATE person SET name = s.name FROM (SELECT id_number, MIN(name) AS name FROM staging GROUP BY id_number) AS s
+                "UPDATE person SET name = s.name FROM (SELECT id_number, name FROM staging WHERE first_of_person = 1) AS s
                  WHERE person.id_number = s.id_number AND person.name <> s.name",
                 &[],
             )?;
         }
-        // In person order, so that the (person, …) index grows at its end instead of everywhere.
+        // In the order of the unique index (kind first on SQLite, person first on PostgreSQL; see
+        // the migrations): appends, not scattered writes.
+        let order = match t.backend() {
+            crate::Backend::Sqlite => "s.kind, p.id",
+            crate::Backend::Postgres => "p.id, s.kind",
+        };
         let touched = t.exec(
-            "INSERT INTO fact (person_id, kind, value, valid_from, valid_to, source, batch_id, recorded_at)
+            &format!("INSERT INTO fact (person_id, kind, value, valid_from, valid_to, source, batch_id, recorded_at)
              SELECT p.id, s.kind, s.value, s.valid_from, s.valid_to, $1, $2, $3
-             FROM staging s JOIN person p ON p.id_number = s.id_number WHERE true ORDER BY p.id, s.kind
-             ON CONFLICT (person_id, kind, source, valid_from, value)
+             FROM staging s JOIN person p ON p.id_number = s.id_number WHERE true ORDER BY {order}
+             ON CONFLICT (kind, source, person_id, valid_from, value)
              DO UPDATE SET valid_to = excluded.valid_to, ended_by_batch = excluded.batch_id
-             WHERE fact.valid_to IS NULL AND excluded.valid_to IS NOT NULL",
+             WHERE fact.valid_to IS NULL AND excluded.valid_to IS NOT NULL"),
             &[src.clone(), b.clone(), now],
         )? as i64;
         lap.mark("facts");
@@ -418,18 +428,30 @@ pub fn apply_batch(
 
         // A death (公安) ends every fact of the person still running on that date, whichever
         // batch came first. Deaths are few: start from them.
+        t.batch(match t.backend() {
+            crate::Backend::Sqlite => {
+                "DROP TABLE IF EXISTS temp.death_end; CREATE TEMP TABLE death_end (id INTEGER PRIMARY KEY, died TEXT NOT NULL)"
+            }
+            crate::Backend::Postgres => "CREATE TEMP TABLE death_end (id BIGINT PRIMARY KEY, died DATE NOT NULL) ON COMMIT DROP",
+        })?;
+        t.exec(
+            "WITH d AS MATERIALIZED (
+                 SELECT f.person_id, MIN(f.valid_from) AS died FROM fact f
+                 WHERE f.kind = 'death' AND EXISTS (SELECT 1 FROM fact n WHERE n.person_id = f.person_id AND n.id > $1)
+                 GROUP BY f.person_id)
+             INSERT INTO death_end (id, died)
+             SELECT x.id, d.died FROM d JOIN fact x ON x.person_id = d.person_id
+             WHERE x.kind <> 'death' AND x.valid_from <= d.died AND (x.valid_to IS NULL OR x.valid_to > d.died)",
+            std::slice::from_ref(&mx),
+        )?;
         facts_ended += t.exec(
-            "UPDATE fact SET valid_to = (SELECT MIN(d.valid_from) FROM fact d WHERE d.person_id = fact.person_id AND d.kind = 'death'),
-               ended_by_batch = $1
-             WHERE fact.person_id IN (
-                     SELECT f.person_id FROM fact f
-                     WHERE f.kind = 'death' AND EXISTS (SELECT 1 FROM fact n WHERE n.person_id = f.person_id AND n.id > $2))
-               AND fact.kind <> 'death'
-               AND fact.valid_from <= (SELECT MIN(d.valid_from) FROM fact d WHERE d.person_id = fact.person_id AND d.kind = 'death')
-               AND (fact.valid_to IS NULL
-                    OR fact.valid_to > (SELECT MIN(d.valid_from) FROM fact d WHERE d.person_id = fact.person_id AND d.kind = 'death'))",
-            &[b.clone(), mx.clone()],
+            "UPDATE fact SET valid_to = (SELECT e.died FROM death_end e WHERE e.id = fact.id), ended_by_batch = $1
+             WHERE fact.id IN (SELECT id FROM death_end)",
+            std::slice::from_ref(&b),
         )? as i64;
+        if t.backend() == crate::Backend::Sqlite {
+            t.batch("DROP TABLE temp.death_end")?;
+        }
         lap.mark("death");
 
         // Conflicts: another source says something else about the same thing at the same time.

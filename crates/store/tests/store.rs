@@ -52,6 +52,7 @@ fn fact(row: i64, id: &str, kind: &'static str, value: &str, from: NaiveDate) ->
         value: value.into(),
         valid_from: from,
         valid_to: None,
+        first_of_person: true,
     })
 }
 

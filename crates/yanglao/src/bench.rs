@@ -78,11 +78,13 @@ pub fn run(cmd: &BenchCommand, today: NaiveDate) -> Result<()> {
                 );
             }
             let tmp = testing::TempDir::new("yanglao-bench");
+            let mut drop_after: Option<(String, String)> = None;
             let url = match target.as_str() {
                 "sqlite" => tmp.path().join("bench.db").to_string_lossy().to_string(),
                 "postgres" => {
                     let base = testing::pg_base_url();
                     let name = format!("bench_{}", std::process::id());
+                    drop_after = Some((base.clone(), name.clone()));
                     let mut c = postgres::Client::connect(&format!("{base} dbname=postgres"), postgres::NoTls)?;
                     c.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))?;
                     c.batch_execute(&format!("CREATE DATABASE {name}"))?;
@@ -125,6 +127,11 @@ pub fn run(cmd: &BenchCommand, today: NaiveDate) -> Result<()> {
                 c.facts,
                 rows as f64 / secs
             );
+            drop(db);
+            if let Some((base, name)) = drop_after {
+                let mut c = postgres::Client::connect(&format!("{base} dbname=postgres"), postgres::NoTls)?;
+                c.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))?;
+            }
             Ok(())
         }
     }

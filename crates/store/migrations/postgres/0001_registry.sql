@@ -74,6 +74,8 @@ CREATE TABLE fact (
     batch_id       BIGINT NOT NULL REFERENCES import_batch (id),
     ended_by_batch BIGINT,
     recorded_at    TIMESTAMPTZ NOT NULL,
+    -- Person first on PostgreSQL (measured faster here than the kind-first order SQLite uses;
+    -- see BENCHMARKS.md); it also serves every per-person lookup.
     UNIQUE (person_id, kind, source, valid_from, value)
 );
 -- Who lives where: division searches on 户籍/常住 codes.

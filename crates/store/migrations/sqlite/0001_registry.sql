@@ -74,8 +74,11 @@ CREATE TABLE fact (
     batch_id       BIGINT NOT NULL REFERENCES import_batch (id),
     ended_by_batch BIGINT,
     recorded_at    TEXT NOT NULL,
-    UNIQUE (person_id, kind, source, valid_from, value)
+    -- Kind and source lead: a department file adds to its own region of the index (in person
+    -- order) instead of touching every person's entries, which keeps batch writes sequential.
+    UNIQUE (kind, source, person_id, valid_from, value)
 );
+CREATE INDEX fact_person ON fact (person_id);
 -- Who lives where: division searches on 户籍/常住 codes.
 CREATE INDEX fact_division ON fact (kind, value) WHERE kind IN ('hukou', 'residence');
 -- Deaths are few and every batch asks for them.
