@@ -8,7 +8,10 @@ use yanglao_rules::{check, parse, Type};
 use crate::model::ListVersion;
 
 /// The lists that ship with yanglao: (file name, TOML).
-pub const BUILTIN: [(&str, &str); 1] = [("neimenggu-2023.toml", include_str!("../content/neimenggu-2023.toml"))];
+pub const BUILTIN: [(&str, &str); 2] = [
+    ("neimenggu-2023.toml", include_str!("../content/neimenggu-2023.toml")),
+    ("hotan-2024.toml", include_str!("../content/hotan-2024.toml")),
+];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ListError {

@@ -126,7 +126,9 @@ pub struct SourceDoc {
     /// 文号, where known.
     #[serde(default)]
     pub doc_no: Option<String>,
-    pub date: NaiveDate,
+    /// Date of the document, where it carries one (a 征求意见稿 may not).
+    #[serde(default)]
+    pub date: Option<NaiveDate>,
     /// Which seed file it is in.
     pub seed: String,
 }

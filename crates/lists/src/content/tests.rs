@@ -291,3 +291,59 @@ fn lifecycle_is_maker_checker() {
     assert_eq!(l.steps.len(), 4);
     assert_eq!(l.steps[2].by, "李处长");
 }
+
+fn hotan() -> ListVersion {
+    load(BUILTIN[1].1).unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+#[test]
+fn hotan_list_has_its_17_items_with_funding_and_lead() {
+    let v = hotan();
+    assert_eq!(v.items.len(), 17, "004: 和田地区基本养老服务清单 has 17 rows");
+    assert_eq!(
+        v.items.iter().map(|i| i.seq).collect::<Vec<_>>(),
+        (1..=17).collect::<Vec<_>>()
+    );
+    assert_eq!(v.jurisdiction.short(), "653200");
+    assert_eq!(v.level, crate::model::ListLevel::Prefecture);
+    let six = item(&v, 6);
+    assert_eq!(six.name, "高龄津贴");
+    assert_eq!(
+        six.funding.as_deref(),
+        Some("各县（市）人民政府负责，自治区财政适当补助")
+    );
+    assert_eq!(six.lead.as_deref(), Some("地区民政局"));
+    assert_eq!(item(&v, 14).service_type, ServiceType::Concern);
+    assert_eq!(
+        item(&v, 5).basis,
+        crate::model::Basis::Residence,
+        "“65周岁及以上常住居民”"
+    );
+}
+
+#[test]
+fn hotan_boundaries() {
+    let v = hotan();
+    // 第3项 "60周岁及以上老年人"; 第4项 "为65周岁及以上老年人提供能力综合评估"
+    assert!(!eligible(&v, 3, &World::new(&v, 59)));
+    assert!(eligible(&v, 3, &World::new(&v, 60)));
+    assert!(!eligible(&v, 4, &World::new(&v, 64)));
+    assert!(eligible(&v, 4, &World::new(&v, 65)));
+    // 第6项 "为80周岁及以上老年人发放高龄津贴"
+    assert!(!eligible(&v, 6, &World::new(&v, 79)));
+    assert!(eligible(&v, 6, &World::new(&v, 80)));
+    // 第16项 "分别按照不低于110元/人/月标准发放困难残疾人生活补贴、重度残疾人护理补贴"
+    let disabled = |grade| World::new(&v, 70).yes("残疾").set("残疾等级", Value::Int(grade));
+    assert!(!eligible(&v, 16, &disabled(3)));
+    assert_eq!(amount(&v, 16, &disabled(2)).get(), 11_000);
+    assert_eq!(amount(&v, 16, &disabled(2).yes("低保")).get(), 22_000, "both subsidies");
+    assert_eq!(amount(&v, 16, &disabled(3).yes("低保")).get(), 11_000);
+    // 第12、13项 分散/集中供养
+    let tekun = |mode: &str| {
+        World::new(&v, 70)
+            .yes("特困")
+            .set("特困供养方式", Value::Text(mode.into()))
+    };
+    assert!(eligible(&v, 12, &tekun("分散供养")) && !eligible(&v, 12, &tekun("集中供养")));
+    assert!(eligible(&v, 13, &tekun("集中供养")) && !eligible(&v, 13, &tekun("分散供养")));
+}
