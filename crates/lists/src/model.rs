@@ -28,6 +28,16 @@ pub enum ServiceType {
     Concern,
 }
 
+impl ServiceType {
+    pub fn label(self) -> &'static str {
+        match self {
+            ServiceType::Material => "物质帮助",
+            ServiceType::Care => "照护服务",
+            ServiceType::Concern => "关爱服务",
+        }
+    }
+}
+
 /// 普惠 (for all older people) or 保障 (for special groups), where the list says so.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Coverage {

@@ -101,10 +101,27 @@ enum Command {
         #[arg(long, default_value_t = 2025)]
         seed: u64,
     },
+    /// Service lists (基本养老服务清单): check a list file, or show the lists that ship.
+    List {
+        #[command(subcommand)]
+        what: ListCommand,
+    },
     /// Benchmarks (results go to BENCHMARKS.md by hand, with the command).
     Bench {
         #[command(subcommand)]
         what: bench::BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ListCommand {
+    /// Check a list version file (TOML): every rule parsed and type-checked; errors name the item
+    /// and the position. Without a file, checks the lists that ship with yanglao.
+    Check { file: Option<PathBuf> },
+    /// Print a list version as a table like the seeds' tables.
+    Show {
+        /// Jurisdiction code of a shipped list (150000, 653200) or a TOML file.
+        which: String,
     },
 }
 
@@ -248,6 +265,83 @@ fn main() -> Result<()> {
             seed,
         } => demo(*people, region, dir, *addr, *seed, today)?,
         Command::Bench { what } => bench::run(what, today)?,
+        Command::List { what } => list_command(what)?,
+    }
+    Ok(())
+}
+
+fn list_sources(file: Option<&Path>) -> Result<Vec<(String, String)>> {
+    match file {
+        Some(f) => Ok(vec![(
+            f.display().to_string(),
+            std::fs::read_to_string(f).with_context(|| format!("读取 {}", f.display()))?,
+        )]),
+        None => Ok(yanglao_lists::content::BUILTIN
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect()),
+    }
+}
+
+fn list_command(what: &ListCommand) -> Result<()> {
+    match what {
+        ListCommand::Check { file } => {
+            let mut failed = 0;
+            for (name, text) in list_sources(file.as_deref())? {
+                match yanglao_lists::content::load(&text) {
+                    Ok(v) => {
+                        let rules = v.items.iter().filter(|i| i.eligibility.is_some()).count();
+                        let local = v.params.iter().filter(|p| p.local).count();
+                        println!(
+                            "{name}：{}，{} 项，{rules} 项有资格规则，{} 个参数（{local} 个由地方设定），检查通过。",
+                            v.title,
+                            v.items.len(),
+                            v.params.len()
+                        );
+                    }
+                    Err(errors) => {
+                        failed += 1;
+                        println!("{name}：{} 处错误", errors.len());
+                        for e in errors {
+                            println!("  {e}");
+                        }
+                    }
+                }
+            }
+            if failed > 0 {
+                bail!("{failed} 个清单未通过检查");
+            }
+        }
+        ListCommand::Show { which } => {
+            let text = if Path::new(which).exists() {
+                std::fs::read_to_string(which)?
+            } else {
+                let code = DivisionCode::parse(which).context("应为区划代码或清单文件")?;
+                let found = yanglao_lists::content::BUILTIN
+                    .iter()
+                    .map(|(_, t)| *t)
+                    .find(|t| yanglao_lists::content::load(t).is_ok_and(|v| v.jurisdiction == code));
+                match found {
+                    Some(t) => t.to_string(),
+                    None => bail!("没有 {code} 的内置清单"),
+                }
+            };
+            let v = yanglao_lists::content::load(&text).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            println!("{}（{}起施行）", v.title, v.effective_from);
+            println!("序号\t服务项目\t服务对象\t服务类型\t资格规则\t金额规则");
+            for i in &v.items {
+                let ty = i.service_type.label();
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    i.seq,
+                    i.name,
+                    i.target,
+                    ty,
+                    i.eligibility.as_deref().unwrap_or("—"),
+                    i.amount.as_deref().unwrap_or("—")
+                );
+            }
+        }
     }
     Ok(())
 }

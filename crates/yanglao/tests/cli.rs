@@ -1,0 +1,35 @@
+//! The CLI as an operator uses it.
+
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_yanglao");
+
+#[test]
+fn list_check_passes_the_shipped_lists_and_names_item_and_position_of_an_error() {
+    let out = Command::new(BIN).args(["list", "check"]).output().expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("内蒙古自治区基本养老服务清单，19 项") && text.contains("和田地区基本养老服务清单，17 项"),
+        "{text}"
+    );
+
+    let dir = yanglao_store::testing::TempDir::new("yanglao-cli");
+    let bad = yanglao_lists::content::BUILTIN[0].1.replace(
+        "eligibility = \"低保 且 年龄 >= 70 且 年龄 <= 79\"",
+        "eligibility = \"低保 且 年龄 >= 70 且\"",
+    );
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, bad).expect("write");
+    let out = Command::new(BIN)
+        .args(["list", "check"])
+        .arg(&file)
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "a list with a rule error is refused");
+    assert!(
+        text.contains("第6项“经济困难老年人养老服务补贴”的资格规则：第1行第"),
+        "{text}"
+    );
+}
