@@ -9,4 +9,6 @@
 //! The real lists ship in `content/` as TOML, one file per list version.
 
 pub mod content;
+pub mod diff;
 pub mod model;
+pub mod service;

@@ -6,6 +6,7 @@
 //! Everything is synchronous; the web layer calls it from blocking threads.
 
 pub mod divisions;
+pub mod lists;
 mod pool;
 mod postgres_backend;
 pub mod registry;
@@ -250,8 +251,14 @@ impl Db {
     /// Applies the embedded migrations not yet applied, each in its own transaction.
     pub fn migrate(&self) -> Result<Vec<i64>> {
         let migrations: &[(i64, &str)] = match self.backend() {
-            Backend::Sqlite => &[(1, include_str!("../migrations/sqlite/0001_registry.sql"))],
-            Backend::Postgres => &[(1, include_str!("../migrations/postgres/0001_registry.sql"))],
+            Backend::Sqlite => &[
+                (1, include_str!("../migrations/sqlite/0001_registry.sql")),
+                (2, include_str!("../migrations/sqlite/0002_service_lists.sql")),
+            ],
+            Backend::Postgres => &[
+                (1, include_str!("../migrations/postgres/0001_registry.sql")),
+                (2, include_str!("../migrations/postgres/0002_service_lists.sql")),
+            ],
         };
         self.tx(|t| {
             t.batch(

@@ -1,6 +1,8 @@
 //! The web console: server-rendered pages in Simplified Chinese that work without JavaScript.
 //! Handlers read through the store on blocking threads; personal data is masked on screen.
 
+mod lists;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -51,6 +53,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/imports/{id}", get(import_batch))
         .route("/sources", get(sources))
         .route("/divisions", get(divisions))
+        .route("/lists", get(lists::lists))
+        .route("/lists/diff", get(lists::list_diff))
+        .route("/lists/{id}", get(lists::list))
+        .route("/lists/{id}/export.xlsx", get(lists::export))
         .route("/static/style.css", get(style))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(not_found)
@@ -130,15 +136,15 @@ impl IntoResponse for AppError {
     }
 }
 
-type Result<T> = std::result::Result<T, AppError>;
+pub(crate) type Result<T> = std::result::Result<T, AppError>;
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?
 }
 
-fn page<T: Template>(t: T) -> Result<Response> {
+pub(crate) fn page<T: Template>(t: T) -> Result<Response> {
     Ok(Html(t.render()?).into_response())
 }
 
@@ -174,7 +180,7 @@ fn source_title(code: &str) -> String {
         .unwrap_or_else(|| code.to_string())
 }
 
-fn local_time(t: chrono::DateTime<Utc>) -> String {
+pub(crate) fn local_time(t: chrono::DateTime<Utc>) -> String {
     let cst = FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| unreachable!("valid offset"));
     t.with_timezone(&cst).format("%Y-%m-%d %H:%M").to_string()
 }
@@ -307,7 +313,7 @@ fn place(cat: &Catalogue, code: Option<&str>, as_of: NaiveDate) -> String {
     }
 }
 
-fn url_encode(s: &str) -> String {
+pub(crate) fn url_encode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         match b {

@@ -34,6 +34,7 @@ fn load(db: &Db, dir: &std::path::Path) {
     )
     .expect("gen");
     divisions::save_catalogue(db, &cat).expect("save");
+    yanglao_lists::service::install_builtin(db, Utc::now()).expect("lists");
     let cat = divisions::load_catalogue(db).expect("load");
     import_villages(db, &cat, &dir.join("in").join(&m.villages_file)).expect("villages");
     let cat = divisions::load_catalogue(db).expect("load");
@@ -189,5 +190,62 @@ fn pages_search_detail_imports_on_both_databases() {
         assert!(div.contains("和康县") && div.contains("析置"), "{}", t.name);
         let (s, _, _) = get(&app, "/sources");
         assert_eq!(s, StatusCode::OK);
+
+        // The service lists: the published table, its Excel export, and a diff with a draft.
+        let (s, lists, _) = get(&app, "/lists");
+        assert_eq!(s, StatusCode::OK);
+        assert!(
+            lists.contains("内蒙古自治区基本养老服务清单") && lists.contains("和田地区基本养老服务清单"),
+            "{}",
+            t.name
+        );
+        let im = yanglao_store::lists::versions(&t.db)
+            .expect("versions")
+            .into_iter()
+            .find(|v| v.jurisdiction == "150000")
+            .expect("IM list");
+        let (s, table, _) = get(&app, &format!("/lists/{}", im.id));
+        assert_eq!(s, StatusCode::OK);
+        assert!(
+            table.contains("凡具有内蒙古自治区户籍、年龄在80周岁(含80周岁)至99周岁的老年人"),
+            "{}",
+            t.name
+        );
+        assert_eq!(table.matches("<tr>\n  <td>").count(), 19, "{}: 19 rows", t.name);
+        let bytes = rt.block_on(async {
+            let res = router(app.clone())
+                .oneshot(
+                    Request::builder()
+                        .uri(format!("/lists/{}/export.xlsx", im.id))
+                        .body(Body::empty())
+                        .expect("req"),
+                )
+                .await
+                .expect("response");
+            assert_eq!(res.status(), StatusCode::OK);
+            axum::body::to_bytes(res.into_body(), 16 << 20).await.expect("body")
+        });
+        let mut book: calamine::Xlsx<_> =
+            calamine::open_workbook_from_rs(std::io::Cursor::new(bytes.to_vec())).expect("xlsx");
+        use calamine::Reader;
+        let range = book.worksheet_range("清单").expect("sheet");
+        assert_eq!(range.height(), 21, "title, header and 19 items");
+        assert_eq!(
+            range.get_value((6, 1)).map(|c| c.to_string()),
+            Some("高龄津贴".to_string())
+        );
+        let text = yanglao_lists::content::BUILTIN[0]
+            .1
+            .replace("value = \"100元\"", "value = \"120元\"");
+        let draft = yanglao_lists::service::save_draft(&t.db, &text, "王科员", Utc::now()).expect("draft");
+        let (s, d, _) = get(&app, &format!("/lists/diff?a={}&b={draft}", im.id));
+        assert_eq!(s, StatusCode::OK);
+        assert!(
+            d.contains("【高龄津贴】") && d.contains("100元") && d.contains("120元"),
+            "{}",
+            t.name
+        );
+        let (_, same, _) = get(&app, &format!("/lists/diff?a={}&b={}", im.id, im.id));
+        assert!(same.contains("完全相同"));
     }
 }

@@ -354,7 +354,9 @@ fn open(url: &str) -> Result<Db> {
 /// Migrations and the built-in divisions; safe to repeat.
 pub fn init(db: &Db) -> Result<usize> {
     db.migrate().context("数据库迁移")?;
-    Ok(divisions::save_catalogue(db, &builtin::catalogue())?)
+    let n = divisions::save_catalogue(db, &builtin::catalogue())?;
+    yanglao_lists::service::install_builtin(db, Utc::now()).context("载入内置清单")?;
+    Ok(n)
 }
 
 fn files_dir(cli: &Cli) -> PathBuf {

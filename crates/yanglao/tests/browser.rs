@@ -376,5 +376,17 @@ fn data_officer_imports_searches_and_reads_error_report_in_chromium() {
             t.name
         );
         browser.screenshot(&format!("{}-import-errors", t.name));
+
+        // The published service lists, reachable from the navigation.
+        let nav = browser.find("nav.side a[href='/lists']");
+        browser.click(&nav);
+        browser.wait_url("/lists");
+        let list_links = browser.find_all("tbody td a[href^='/lists/']:not([href$='.xlsx'])");
+        assert_eq!(list_links.len(), 2, "{}: the two shipped lists", t.name);
+        browser.click(&list_links[0]);
+        browser.wait_url("/lists/");
+        let rows = browser.find_all("#items tbody tr");
+        assert!(rows.len() == 19 || rows.len() == 17, "{}: a whole list table", t.name);
+        browser.screenshot(&format!("{}-service-list", t.name));
     }
 }
