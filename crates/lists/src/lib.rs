@@ -10,5 +10,6 @@
 
 pub mod content;
 pub mod diff;
+pub mod dominance;
 pub mod model;
 pub mod service;

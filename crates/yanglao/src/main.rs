@@ -298,6 +298,25 @@ fn list_command(what: &ListCommand) -> Result<()> {
                             v.items.len(),
                             v.params.len()
                         );
+                        // A lower list must keep every item of the lists above it and not lower them.
+                        for (_, upper_text) in yanglao_lists::content::BUILTIN {
+                            let Ok(upper) = yanglao_lists::content::load(upper_text) else {
+                                continue;
+                            };
+                            if upper.jurisdiction == v.jurisdiction || !v.jurisdiction.is_within(upper.jurisdiction) {
+                                continue;
+                            }
+                            let findings = yanglao_lists::dominance::structural(&upper, &v);
+                            if findings.is_empty() {
+                                println!("  不低于上级《{}》：每个服务项目都在，标准不低。", upper.title);
+                            } else {
+                                failed += 1;
+                                println!("  低于上级《{}》：", upper.title);
+                                for f in findings {
+                                    println!("    {f}");
+                                }
+                            }
+                        }
                     }
                     Err(errors) => {
                         failed += 1;

@@ -33,3 +33,27 @@ fn list_check_passes_the_shipped_lists_and_names_item_and_position_of_an_error()
         "{text}"
     );
 }
+
+#[test]
+fn list_check_rejects_a_county_list_below_the_region() {
+    let dir = yanglao_store::testing::TempDir::new("yanglao-cli");
+    let county = yanglao_lists::content::BUILTIN[0]
+        .1
+        .replace("jurisdiction = \"150000\"", "jurisdiction = \"150102\"")
+        .replace("level = \"省级\"", "level = \"县级\"")
+        .replace("value = \"100元\"", "value = \"80元\"");
+    let file = dir.path().join("county.toml");
+    std::fs::write(&file, county).expect("write");
+    let out = Command::new(BIN)
+        .args(["list", "check"])
+        .arg(&file)
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("低于上级《内蒙古自治区基本养老服务清单》")
+            && text.contains("参数【高龄津贴】为 80元，低于上级的 100元"),
+        "{text}"
+    );
+}
