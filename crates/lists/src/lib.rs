@@ -12,4 +12,5 @@ pub mod content;
 pub mod diff;
 pub mod dominance;
 pub mod model;
+pub mod params;
 pub mod service;

@@ -254,10 +254,12 @@ impl Db {
             Backend::Sqlite => &[
                 (1, include_str!("../migrations/sqlite/0001_registry.sql")),
                 (2, include_str!("../migrations/sqlite/0002_service_lists.sql")),
+                (3, include_str!("../migrations/sqlite/0003_parameters.sql")),
             ],
             Backend::Postgres => &[
                 (1, include_str!("../migrations/postgres/0001_registry.sql")),
                 (2, include_str!("../migrations/postgres/0002_service_lists.sql")),
+                (3, include_str!("../migrations/postgres/0003_parameters.sql")),
             ],
         };
         self.tx(|t| {

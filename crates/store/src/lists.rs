@@ -157,3 +157,70 @@ pub fn steps(db: &Db, id: i64) -> Result<Vec<StepRow>> {
     })
     .collect()
 }
+
+/// One value of a parameter as set by a jurisdiction.
+#[derive(Debug, Clone, Serialize)]
+pub struct ParamValueRow {
+    pub id: i64,
+    pub name: String,
+    pub division: String,
+    pub valid_from: NaiveDate,
+    pub value: String,
+    pub set_by: String,
+    pub set_at: DateTime<Utc>,
+    pub note: String,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn insert_param_value(
+    db: &Db,
+    name: &str,
+    division: &str,
+    valid_from: NaiveDate,
+    value: &str,
+    set_by: &str,
+    set_at: DateTime<Utc>,
+    note: &str,
+) -> Result<i64> {
+    db.tx(|t| {
+        t.query_one(
+            "INSERT INTO param_value (name, division, valid_from, value, set_by, set_at, note) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            &[
+                Value::text(name),
+                Value::text(division),
+                Value::Date(valid_from),
+                Value::text(value),
+                Value::text(set_by),
+                Value::Time(set_at),
+                Value::text(note),
+            ],
+        )?
+        .ok_or_else(|| StoreError::Aborted("no id returned".into()))?
+        .int(0)
+    })
+}
+
+/// Every value ever set for `name` at the given divisions (the whole history), newest first.
+pub fn param_values(db: &Db, name: &str, divisions: &[String]) -> Result<Vec<ParamValueRow>> {
+    let mut out = Vec::new();
+    for d in divisions {
+        let rows = db.query(
+            "SELECT id, name, division, valid_from, value, set_by, set_at, note FROM param_value
+             WHERE name = $1 AND division = $2 ORDER BY valid_from DESC, set_at DESC, id DESC",
+            &[Value::text(name), Value::text(d)],
+        )?;
+        for r in rows {
+            out.push(ParamValueRow {
+                id: r.int(0)?,
+                name: r.text(1)?,
+                division: r.text(2)?,
+                valid_from: r.date(3)?,
+                value: r.text(4)?,
+                set_by: r.text(5)?,
+                set_at: r.time(6)?,
+                note: r.text(7)?,
+            });
+        }
+    }
+    Ok(out)
+}

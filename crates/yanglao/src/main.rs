@@ -106,10 +106,42 @@ enum Command {
         #[command(subcommand)]
         what: ListCommand,
     },
+    /// Parameter values set by a jurisdiction (参数): set one from a date, or show what applies.
+    Param {
+        #[command(subcommand)]
+        what: ParamCommand,
+    },
     /// Benchmarks (results go to BENCHMARKS.md by hand, with the command).
     Bench {
         #[command(subcommand)]
         what: bench::BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ParamCommand {
+    /// Set a parameter of the shipped lists for a division from a date (kept with history).
+    Set {
+        name: String,
+        #[arg(long)]
+        division: String,
+        #[arg(long)]
+        from: NaiveDate,
+        /// 153元, an integer, or a table by level: 0=0元,3=300元
+        #[arg(long)]
+        value: String,
+        #[arg(long)]
+        by: String,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// The value in force for a division on a date, and where it comes from.
+    Show {
+        name: String,
+        #[arg(long)]
+        division: String,
+        #[arg(long)]
+        as_of: Option<NaiveDate>,
     },
 }
 
@@ -266,6 +298,65 @@ fn main() -> Result<()> {
         } => demo(*people, region, dir, *addr, *seed, today)?,
         Command::Bench { what } => bench::run(what, today)?,
         Command::List { what } => list_command(what)?,
+        Command::Param { what } => {
+            let db = open(&cli.db)?;
+            init(&db)?;
+            param_command(&db, what, today)?
+        }
+    }
+    Ok(())
+}
+
+/// The declared type of a parameter in the shipped lists.
+fn param_type(name: &str) -> Result<yanglao_rules::Type> {
+    for (_, text) in yanglao_lists::content::BUILTIN {
+        let Ok(v) = yanglao_lists::content::load(text) else {
+            continue;
+        };
+        if let Some(t) = v
+            .params
+            .iter()
+            .find(|p| p.name == name)
+            .and_then(|p| yanglao_lists::content::param_type(&p.ty))
+        {
+            return Ok(t);
+        }
+    }
+    bail!("清单中没有名为【{name}】的参数")
+}
+
+fn param_command(db: &Db, what: &ParamCommand, today: NaiveDate) -> Result<()> {
+    match what {
+        ParamCommand::Set {
+            name,
+            division,
+            from,
+            value,
+            by,
+            note,
+        } => {
+            let ty = param_type(name)?;
+            let div = DivisionCode::parse(division).context("--division")?;
+            let id = yanglao_lists::params::set(db, name, ty, div, *from, value, by, Utc::now(), note)?;
+            println!("已设定【{name}】：{} 自 {from} 起为 {value}（记录 #{id}）", div);
+        }
+        ParamCommand::Show { name, division, as_of } => {
+            param_type(name)?;
+            let div = DivisionCode::parse(division).context("--division")?;
+            let date = as_of.unwrap_or(today);
+            let cat = divisions::load_catalogue(db)?;
+            match yanglao_lists::params::resolve(db, &cat, name, div, date)? {
+                Some(r) => println!(
+                    "【{name}】在 {} 于 {date} 为 {}（{} 自 {} 起设定，设定人 {}）",
+                    cat.path_name(div, date),
+                    r.value,
+                    cat.name(DivisionCode::parse(&r.division)?),
+                    r.valid_from,
+                    r.set_by
+                ),
+                None => println!("【{name}】在 {} 于 {date} 尚未设定", cat.path_name(div, date)),
+            }
+        }
     }
     Ok(())
 }

@@ -57,3 +57,62 @@ fn list_check_rejects_a_county_list_below_the_region() {
         "{text}"
     );
 }
+
+#[test]
+fn param_set_and_show_follow_the_division_path() {
+    let dir = yanglao_store::testing::TempDir::new("yanglao-cli");
+    let db = dir.path().join("p.db").to_string_lossy().to_string();
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN).arg("--db").arg(&db).args(args).output().expect("run");
+        let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+        (out.status.success(), text)
+    };
+    let (ok, text) = run(&[
+        "param",
+        "set",
+        "高龄津贴",
+        "--division",
+        "150102",
+        "--from",
+        "2025-01-01",
+        "--value",
+        "120元",
+        "--by",
+        "新城区民政局",
+    ]);
+    assert!(ok, "{text}");
+    let (ok, text) = run(&[
+        "param",
+        "show",
+        "高龄津贴",
+        "--division",
+        "150102001201",
+        "--as-of",
+        "2025-03-01",
+    ]);
+    assert!(ok && text.contains("为 120元") && text.contains("新城区"), "{text}");
+    let (_, text) = run(&[
+        "param",
+        "show",
+        "高龄津贴",
+        "--division",
+        "150102001201",
+        "--as-of",
+        "2024-12-31",
+    ]);
+    assert!(text.contains("尚未设定"), "{text}");
+    let (ok, text) = run(&[
+        "param",
+        "set",
+        "高龄津贴",
+        "--division",
+        "150102",
+        "--from",
+        "2025-01-01",
+        "--value",
+        "很多",
+        "--by",
+        "x",
+    ]);
+    assert!(!ok && text.contains("不是参数【高龄津贴】的有效取值"), "{text}");
+}
