@@ -57,6 +57,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/lists/diff", get(lists::list_diff))
         .route("/lists/{id}", get(lists::list))
         .route("/lists/{id}/export.xlsx", get(lists::export))
+        .route("/api/lists", get(lists::api_lists))
+        .route("/api/lists/{id}", get(lists::api_list))
         .route("/static/style.css", get(style))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(not_found)

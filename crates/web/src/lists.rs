@@ -312,3 +312,59 @@ pub async fn list_diff(State(app): State<Arc<App>>, Query(q): Query<DiffQuery>) 
     })
     .await
 }
+
+#[derive(serde::Serialize)]
+struct ApiVersion {
+    id: i64,
+    title: String,
+    jurisdiction: String,
+    level: String,
+    effective_from: String,
+    status: String,
+    content_sha256: String,
+}
+
+fn api_version(r: &store::VersionRow) -> ApiVersion {
+    ApiVersion {
+        id: r.id,
+        title: r.title.clone(),
+        jurisdiction: r.jurisdiction.clone(),
+        level: r.level.clone(),
+        effective_from: r.effective_from.to_string(),
+        status: r.status.clone(),
+        content_sha256: r.content_sha256.clone(),
+    }
+}
+
+/// `GET /api/lists`: every list version (public data).
+pub async fn api_lists(State(app): State<Arc<App>>) -> Result<Response> {
+    blocking(move || {
+        let v: Vec<ApiVersion> = store::versions(&app.db)?.iter().map(api_version).collect();
+        Ok(axum::Json(v).into_response())
+    })
+    .await
+}
+
+#[derive(serde::Serialize)]
+struct ApiVersionFull {
+    #[serde(flatten)]
+    head: ApiVersion,
+    steps: Vec<store::StepRow>,
+    list: ListVersion,
+}
+
+/// `GET /api/lists/{id}`: one version with its items, rules, parameters and life cycle.
+pub async fn api_list(State(app): State<Arc<App>>, Path(id): Path<i64>) -> Result<Response> {
+    blocking(move || {
+        let r = store::version(&app.db, id)?.ok_or_else(|| AppError::NotFound("没有这个清单版本。".into()))?;
+        let list = parsed(&r)?;
+        let steps = store::steps(&app.db, id)?;
+        Ok(axum::Json(ApiVersionFull {
+            head: api_version(&r),
+            steps,
+            list,
+        })
+        .into_response())
+    })
+    .await
+}

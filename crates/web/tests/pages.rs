@@ -245,6 +245,12 @@ fn pages_search_detail_imports_on_both_databases() {
             "{}",
             t.name
         );
+        let (s, api, _) = get(&app, &format!("/api/lists/{}", im.id));
+        assert_eq!(s, StatusCode::OK);
+        let json: serde_json::Value = serde_json::from_str(&api).expect("json");
+        assert_eq!(json["list"]["item"].as_array().map(|a| a.len()), Some(19), "{}", t.name);
+        assert_eq!(json["status"], "published");
+        assert_eq!(json["steps"].as_array().map(|a| a.len()), Some(3));
         let (_, same, _) = get(&app, &format!("/lists/diff?a={}&b={}", im.id, im.id));
         assert!(same.contains("完全相同"));
     }
