@@ -68,6 +68,18 @@ const SEGMENTS: [(u32, u64); 5] = [
     (3, 1),
 ];
 
+/// The value of one unit of the segment below `level`: codes within a division of `level` agree
+/// with it on everything above that.
+fn unit_of(level: DivisionLevel) -> u64 {
+    match level {
+        DivisionLevel::Province => SEGMENTS[0].1,
+        DivisionLevel::Prefecture => SEGMENTS[1].1,
+        DivisionLevel::County => SEGMENTS[2].1,
+        DivisionLevel::Township => SEGMENTS[3].1,
+        DivisionLevel::Village => 1,
+    }
+}
+
 impl DivisionCode {
     pub fn parse(input: &str) -> Result<Self, DivisionCodeError> {
         let s = input.trim();
@@ -133,13 +145,7 @@ impl DivisionCode {
 
     /// Structurally inside `other` (or equal to it).
     pub fn is_within(self, other: DivisionCode) -> bool {
-        let unit = match other.level() {
-            DivisionLevel::Province => SEGMENTS[0].1,
-            DivisionLevel::Prefecture => SEGMENTS[1].1,
-            DivisionLevel::County => SEGMENTS[2].1,
-            DivisionLevel::Township => SEGMENTS[3].1,
-            DivisionLevel::Village => 1,
-        };
+        let unit = unit_of(other.level());
         self.0 - self.0 % unit == other.0
     }
 
@@ -148,13 +154,7 @@ impl DivisionCode {
         if level > self.level() {
             return None;
         }
-        let unit = match level {
-            DivisionLevel::Province => SEGMENTS[0].1,
-            DivisionLevel::Prefecture => SEGMENTS[1].1,
-            DivisionLevel::County => SEGMENTS[2].1,
-            DivisionLevel::Township => SEGMENTS[3].1,
-            DivisionLevel::Village => 1,
-        };
+        let unit = unit_of(level);
         Some(DivisionCode(self.0 - self.0 % unit))
     }
 

@@ -38,6 +38,24 @@ const ID: Field = f(
 );
 const NAME: Field = f("name", "姓名", &["老年人姓名"], true);
 
+/// 居住状况 as 民政 and 村（社区） both record it.
+const LIVING_FIELDS: &[Field] = &[
+    ID,
+    NAME,
+    f("living", "居住状况", &["居住情况"], true),
+    f("from", "登记日期", &["摸底日期", "核实日期"], true),
+    f("to", "结束日期", &[], false),
+];
+
+/// 养老保险 (人社) and 医疗保险 (医保) files share a layout.
+const INSURANCE_FIELDS: &[Field] = &[
+    ID,
+    NAME,
+    f("type", "险种", &["险种类型"], true),
+    f("status", "参保状态", &["状态"], true),
+    f("from", "变更日期", &["开始日期"], true),
+];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SourceKind {
     GonganHukou,
@@ -102,26 +120,14 @@ pub const SOURCES: [Source; 11] = [
         code: "minzheng_living",
         department: Department::Minzheng,
         title: "民政 老年人居住状况",
-        fields: &[
-            ID,
-            NAME,
-            f("living", "居住状况", &["居住情况"], true),
-            f("from", "登记日期", &["核实日期"], true),
-            f("to", "结束日期", &[], false),
-        ],
+        fields: LIVING_FIELDS,
     },
     Source {
         kind: SourceKind::CommunityLiving,
         code: "community_living",
         department: Department::Community,
         title: "村（社区） 老年人居住状况摸底",
-        fields: &[
-            ID,
-            NAME,
-            f("living", "居住状况", &["居住情况"], true),
-            f("from", "登记日期", &["摸底日期", "核实日期"], true),
-            f("to", "结束日期", &[], false),
-        ],
+        fields: LIVING_FIELDS,
     },
     Source {
         kind: SourceKind::CanlianDisability,
@@ -179,26 +185,14 @@ pub const SOURCES: [Source; 11] = [
         code: "renshe_pension",
         department: Department::Renshe,
         title: "人社 养老保险参保与待遇",
-        fields: &[
-            ID,
-            NAME,
-            f("type", "险种", &["险种类型"], true),
-            f("status", "参保状态", &["状态"], true),
-            f("from", "变更日期", &["开始日期"], true),
-        ],
+        fields: INSURANCE_FIELDS,
     },
     Source {
         kind: SourceKind::YibaoMedical,
         code: "yibao_medical",
         department: Department::Yibao,
         title: "医保 基本医疗保险参保",
-        fields: &[
-            ID,
-            NAME,
-            f("type", "险种", &["险种类型"], true),
-            f("status", "参保状态", &["状态"], true),
-            f("from", "变更日期", &["开始日期"], true),
-        ],
+        fields: INSURANCE_FIELDS,
     },
 ];
 
