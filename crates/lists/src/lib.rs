@@ -14,3 +14,4 @@ pub mod dominance;
 pub mod model;
 pub mod params;
 pub mod service;
+pub mod xlsx;

@@ -181,65 +181,11 @@ pub async fn list(State(app): State<Arc<App>>, Path(id): Path<i64>) -> Result<Re
     .await
 }
 
-/// The table as an `.xlsx` workbook: the seeds' columns, then the rules.
-pub fn export_xlsx(v: &ListVersion) -> std::result::Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
-    let mut book = rust_xlsxwriter::Workbook::new();
-    let sheet = book.add_worksheet();
-    sheet.set_name("清单")?;
-    let bold = rust_xlsxwriter::Format::new().set_bold().set_text_wrap();
-    let wrap = rust_xlsxwriter::Format::new().set_text_wrap();
-    sheet.merge_range(0, 0, 0, 10, &v.title, &bold)?;
-    let headers = [
-        "序号",
-        "服务项目",
-        "服务对象",
-        "服务内容及标准",
-        "服务类型",
-        "支出责任",
-        "牵头部门",
-        "资格规则",
-        "金额规则",
-        "周期",
-        "说明",
-    ];
-    for (c, h) in headers.iter().enumerate() {
-        sheet.write_string_with_format(1, c as u16, *h, &bold)?;
-    }
-    for (c, w) in [6.0, 18.0, 24.0, 50.0, 10.0, 20.0, 16.0, 40.0, 40.0, 6.0, 40.0]
-        .iter()
-        .enumerate()
-    {
-        sheet.set_column_width(c as u16, *w)?;
-    }
-    for (r, i) in item_lines(v).iter().enumerate() {
-        let row = r as u32 + 2;
-        sheet.write_number(row, 0, f64::from(i.seq))?;
-        for (c, text) in [
-            &i.name,
-            &i.target,
-            &i.content,
-            &i.service_type.to_string(),
-            &i.funding,
-            &i.lead,
-            &i.eligibility,
-            &i.amount,
-            &i.period.to_string(),
-            &i.note,
-        ]
-        .iter()
-        .enumerate()
-        {
-            sheet.write_string_with_format(row, c as u16 + 1, text.as_str(), &wrap)?;
-        }
-    }
-    book.save_to_buffer()
-}
-
 pub async fn export(State(app): State<Arc<App>>, Path(id): Path<i64>) -> Result<Response> {
     blocking(move || {
         let r = store::version(&app.db, id)?.ok_or_else(|| AppError::NotFound("没有这个清单版本。".into()))?;
         let v = parsed(&r)?;
-        let bytes = export_xlsx(&v).map_err(|e| AppError::Internal(e.to_string()))?;
+        let bytes = yanglao_lists::xlsx::export(&v).map_err(|e| AppError::Internal(e.to_string()))?;
         let name = format!("{}（{}）.xlsx", r.title, r.effective_from);
         let disposition = format!(
             "attachment; filename=\"list-{id}.xlsx\"; filename*=UTF-8''{}",

@@ -231,7 +231,7 @@ fn pages_search_detail_imports_on_both_databases() {
         let range = book.worksheet_range("清单").expect("sheet");
         assert_eq!(range.height(), 21, "title, header and 19 items");
         assert_eq!(
-            range.get_value((6, 1)).map(|c| c.to_string()),
+            range.get_value((6, 2)).map(|c| c.to_string()),
             Some("高龄津贴".to_string())
         );
         let text = yanglao_lists::content::BUILTIN[0]

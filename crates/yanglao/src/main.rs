@@ -150,6 +150,20 @@ enum ListCommand {
     /// Check a list version file (TOML): every rule parsed and type-checked; errors name the item
     /// and the position. Without a file, checks the lists that ship with yanglao.
     Check { file: Option<PathBuf> },
+    /// Write a list version as Excel in the seeds' layout (with rules, parameters and particulars).
+    Export {
+        /// Jurisdiction code of a shipped list (150000, 653200) or a TOML file.
+        which: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Read a list from Excel (the export's layout), check it, and save it as a draft.
+    Import {
+        file: PathBuf,
+        /// Who drafted it (the reviewer who publishes must be someone else).
+        #[arg(long)]
+        author: String,
+    },
     /// Print a list version as a table like the seeds' tables.
     Show {
         /// Jurisdiction code of a shipped list (150000, 653200) or a TOML file.
@@ -297,6 +311,13 @@ fn main() -> Result<()> {
             seed,
         } => demo(*people, region, dir, *addr, *seed, today)?,
         Command::Bench { what } => bench::run(what, today)?,
+        Command::List {
+            what: ListCommand::Import { file, author },
+        } => {
+            let db = open(&cli.db)?;
+            init(&db)?;
+            list_import(&db, file, author)?
+        }
         Command::List { what } => list_command(what)?,
         Command::Param { what } => {
             let db = open(&cli.db)?;
@@ -361,6 +382,40 @@ fn param_command(db: &Db, what: &ParamCommand, today: NaiveDate) -> Result<()> {
     Ok(())
 }
 
+fn list_text(which: &str) -> Result<String> {
+    if Path::new(which).exists() {
+        return Ok(std::fs::read_to_string(which)?);
+    }
+    let code = DivisionCode::parse(which).context("应为区划代码或清单文件")?;
+    yanglao_lists::content::BUILTIN
+        .iter()
+        .map(|(_, t)| *t)
+        .find(|t| yanglao_lists::content::load(t).is_ok_and(|v| v.jurisdiction == code))
+        .map(str::to_string)
+        .ok_or_else(|| anyhow::anyhow!("没有 {code} 的内置清单"))
+}
+
+fn list_import(db: &Db, file: &Path, author: &str) -> Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("读取 {}", file.display()))?;
+    let v = match yanglao_lists::xlsx::import(&bytes) {
+        Ok(v) => v,
+        Err(errors) => {
+            for e in &errors {
+                println!("  {e}");
+            }
+            bail!("{} 未通过检查（{} 处问题），未保存", file.display(), errors.len());
+        }
+    };
+    let text = yanglao_lists::xlsx::to_toml(&v)?;
+    let id = yanglao_lists::service::save_draft(db, &text, author, Utc::now())?;
+    println!(
+        "已保存为草稿 #{id}：《{}》{} 项，起草人 {author}（须由他人审核发布）",
+        v.title,
+        v.items.len()
+    );
+    Ok(())
+}
+
 fn list_sources(file: Option<&Path>) -> Result<Vec<(String, String)>> {
     match file {
         Some(f) => Ok(vec![(
@@ -422,6 +477,12 @@ fn list_command(what: &ListCommand) -> Result<()> {
                 bail!("{failed} 个清单未通过检查");
             }
         }
+        ListCommand::Export { which, out } => {
+            let v = yanglao_lists::content::load(&list_text(which)?).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            std::fs::write(out, yanglao_lists::xlsx::export(&v)?)?;
+            println!("已导出《{}》{} 项至 {}", v.title, v.items.len(), out.display());
+        }
+        ListCommand::Import { .. } => unreachable!("handled with a database"),
         ListCommand::Show { which } => {
             let text = if Path::new(which).exists() {
                 std::fs::read_to_string(which)?

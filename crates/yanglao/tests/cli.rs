@@ -116,3 +116,29 @@ fn param_set_and_show_follow_the_division_path() {
     ]);
     assert!(!ok && text.contains("不是参数【高龄津贴】的有效取值"), "{text}");
 }
+
+#[test]
+fn list_export_then_import_saves_a_draft() {
+    let dir = yanglao_store::testing::TempDir::new("yanglao-cli");
+    let db = dir.path().join("l.db").to_string_lossy().to_string();
+    let xlsx = dir.path().join("hotan.xlsx");
+    let out = Command::new(BIN)
+        .args(["list", "export", "653200", "--out"])
+        .arg(&xlsx)
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN)
+        .arg("--db")
+        .arg(&db)
+        .args(["list", "import"])
+        .arg(&xlsx)
+        .args(["--author", "王科员"])
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("已保存为草稿") && text.contains("17 项"),
+        "{text}"
+    );
+}
