@@ -17,6 +17,28 @@ pub enum ListLevel {
     County,
 }
 
+impl ListLevel {
+    pub const ALL: [ListLevel; 4] = [
+        ListLevel::National,
+        ListLevel::Province,
+        ListLevel::Prefecture,
+        ListLevel::County,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ListLevel::National => "国家",
+            ListLevel::Province => "省级",
+            ListLevel::Prefecture => "地市级",
+            ListLevel::County => "县级",
+        }
+    }
+
+    pub fn parse(label: &str) -> Option<ListLevel> {
+        ListLevel::ALL.into_iter().find(|l| l.label() == label)
+    }
+}
+
 /// 服务类型 in the seeds' tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ServiceType {

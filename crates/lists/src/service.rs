@@ -7,7 +7,7 @@ use yanglao_store::lists::{self as store, NewVersion, VersionRow};
 use yanglao_store::{Db, StoreError};
 
 use crate::content::{load, ListError, BUILTIN};
-use crate::model::{Lifecycle, LifecycleError, ListLevel, ListVersion, Status};
+use crate::model::{Lifecycle, LifecycleError, ListVersion, Status};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -41,15 +41,6 @@ pub fn status_of(code: &str) -> Option<Status> {
     .find(|s| status_code(*s) == code)
 }
 
-pub fn level_label(l: ListLevel) -> &'static str {
-    match l {
-        ListLevel::National => "国家",
-        ListLevel::Province => "省级",
-        ListLevel::Prefecture => "地市级",
-        ListLevel::County => "县级",
-    }
-}
-
 fn sha256(text: &str) -> String {
     Sha256::digest(text.as_bytes())
         .iter()
@@ -63,7 +54,7 @@ pub fn save_draft(db: &Db, text: &str, author: &str, now: DateTime<Utc>) -> Resu
     let v: ListVersion = load(text).map_err(ServiceError::Invalid)?;
     let new = NewVersion {
         jurisdiction: v.jurisdiction.short(),
-        level: level_label(v.level).to_string(),
+        level: v.level.label().to_string(),
         title: v.title.clone(),
         effective_from: v.effective_from,
         change_note: v.change_note.clone(),

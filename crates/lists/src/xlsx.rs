@@ -36,10 +36,6 @@ fn period_word(p: Option<Period>) -> &'static str {
     }
 }
 
-fn level_word(l: ListLevel) -> &'static str {
-    crate::service::level_label(l)
-}
-
 pub fn export(v: &ListVersion) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
     let mut book = rust_xlsxwriter::Workbook::new();
     let bold = rust_xlsxwriter::Format::new().set_bold().set_text_wrap();
@@ -99,7 +95,7 @@ pub fn export(v: &ListVersion) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
     let rows = [
         ("标题", v.title.clone()),
         ("辖区代码", v.jurisdiction.short()),
-        ("层级", level_word(v.level).to_string()),
+        ("层级", v.level.label().to_string()),
         ("起始施行", v.effective_from.to_string()),
         ("变更说明", v.change_note.clone()),
         ("依据文件", v.source.title.clone()),
@@ -146,18 +142,15 @@ pub fn import(bytes: &[u8]) -> Result<ListVersion, Vec<ListError>> {
     };
     let title = get("标题");
     let jurisdiction = DivisionCode::parse(&get("辖区代码")).map_err(|e| err("版本", 2, "辖区代码", e.to_string()));
-    let level = match get("层级").as_str() {
-        "国家" => Ok(ListLevel::National),
-        "省级" => Ok(ListLevel::Province),
-        "地市级" => Ok(ListLevel::Prefecture),
-        "县级" => Ok(ListLevel::County),
-        other => Err(err(
+    let level_raw = get("层级");
+    let level = ListLevel::parse(&level_raw).ok_or_else(|| {
+        err(
             "版本",
             3,
             "层级",
-            format!("“{other}”应为 国家、省级、地市级 或 县级"),
-        )),
-    };
+            format!("“{level_raw}”应为 国家、省级、地市级 或 县级"),
+        )
+    });
     let effective_from = NaiveDate::parse_from_str(&get("起始施行"), "%Y-%m-%d")
         .map_err(|_| err("版本", 4, "起始施行", "应为 YYYY-MM-DD"));
     let source_date = match get("文件日期").as_str() {
