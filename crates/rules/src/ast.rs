@@ -4,7 +4,7 @@ use serde::Serialize;
 use yanglao_domain::{DivisionCode, Fen};
 
 /// Character offsets [start, end) into the rule source.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 pub struct Span {
     pub start: usize,
     pub end: usize,

@@ -180,6 +180,10 @@ pub trait Tx {
     fn query_one(&mut self, sql: &str, params: &[Value]) -> Result<Option<Row>> {
         Ok(self.query(sql, params)?.into_iter().next())
     }
+
+    /// Streams the rows of a query through `f` without collecting them: whole-registry reads
+    /// (the entitlement snapshot) would otherwise hold millions of rows at once.
+    fn scan(&mut self, sql: &str, params: &[Value], f: &mut dyn FnMut(&Row) -> Result<()>) -> Result<u64>;
 }
 
 pub trait BulkWriter {
@@ -240,6 +244,14 @@ impl Db {
 
     pub fn query_one(&self, sql: &str, params: &[Value]) -> Result<Option<Row>> {
         Ok(self.query(sql, params)?.into_iter().next())
+    }
+
+    /// Streams a query's rows through `f` (see [`Tx::scan`]); returns the number of rows.
+    pub fn scan(&self, sql: &str, params: &[Value], mut f: impl FnMut(&Row) -> Result<()>) -> Result<u64> {
+        match &*self.inner {
+            Inner::Sqlite(db) => db.read(|c| c.scan(sql, params, &mut f)),
+            Inner::Postgres(db) => db.read(|c| c.scan(sql, params, &mut f)),
+        }
     }
 
     pub fn exec(&self, sql: &str, params: &[Value]) -> Result<u64> {

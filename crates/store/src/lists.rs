@@ -224,3 +224,26 @@ pub fn param_values(db: &Db, name: &str, divisions: &[String]) -> Result<Vec<Par
     }
     Ok(out)
 }
+
+/// Every parameter value ever set, for the entitlement engine (a small table: one row per
+/// parameter, jurisdiction and change).
+pub fn all_param_values(db: &Db) -> Result<Vec<ParamValueRow>> {
+    db.query(
+        "SELECT id, name, division, valid_from, value, set_by, set_at, note FROM param_value ORDER BY id",
+        &[],
+    )?
+    .iter()
+    .map(|r| {
+        Ok(ParamValueRow {
+            id: r.int(0)?,
+            name: r.text(1)?,
+            division: r.text(2)?,
+            valid_from: r.date(3)?,
+            value: r.text(4)?,
+            set_by: r.text(5)?,
+            set_at: r.time(6)?,
+            note: r.text(7)?,
+        })
+    })
+    .collect()
+}

@@ -124,6 +124,18 @@ impl Tx for PgTx<'_, '_> {
         self.tx.query(&stmt, &params(values))?.iter().map(read_row).collect()
     }
 
+    fn scan(&mut self, sql: &str, values: &[Value], f: &mut dyn FnMut(&Row) -> Result<()>) -> Result<u64> {
+        use postgres::fallible_iterator::FallibleIterator;
+        let stmt = self.tx.prepare(sql)?;
+        let mut rows = self.tx.query_raw(&stmt, params(values))?;
+        let mut count = 0;
+        while let Some(r) = rows.next()? {
+            f(&read_row(&r)?)?;
+            count += 1;
+        }
+        Ok(count)
+    }
+
     fn batch(&mut self, sql: &str) -> Result<()> {
         Ok(self.tx.batch_execute(sql)?)
     }

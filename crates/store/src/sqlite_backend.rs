@@ -124,6 +124,18 @@ impl Tx for SqliteTx<'_> {
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(StoreError::from)
     }
 
+    fn scan(&mut self, sql: &str, params: &[Value], f: &mut dyn FnMut(&Row) -> Result<()>) -> Result<u64> {
+        let mut stmt = self.conn.prepare_cached(&numbered(sql))?;
+        let n = stmt.column_count();
+        let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
+        let mut count = 0;
+        while let Some(r) = rows.next()? {
+            f(&read_row(r, n)?)?;
+            count += 1;
+        }
+        Ok(count)
+    }
+
     fn batch(&mut self, sql: &str) -> Result<()> {
         self.conn.execute_batch(sql)?;
         Ok(())

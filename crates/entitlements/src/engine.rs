@@ -1,0 +1,370 @@
+//! Which list versions apply on a date, their items compiled, and every item evaluated for every
+//! person (batch, over the snapshot) or for one person (interpreter, with a trace).
+
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int64Type;
+use arrow_array::{Array, BooleanArray};
+use chrono::NaiveDate;
+use yanglao_domain::{Catalogue, DivisionCode, Fen};
+use yanglao_lists::content;
+use yanglao_lists::model::Status as ListStatus;
+use yanglao_lists::model::{Basis, Item, ListVersion, Period};
+use yanglao_lists::service::status_code;
+use yanglao_rules::eval::{eval, Env, EvalError, Step, Value};
+use yanglao_rules::{parse, Expr};
+use yanglao_store::lists::VersionRow;
+use yanglao_store::{Db, StoreError};
+
+use crate::params::ParamBook;
+use crate::person::PersonFacts;
+use crate::snapshot::{truth, Snapshot};
+use crate::vector::{Context, VectorError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("数据库错误：{0}")]
+    Store(#[from] StoreError),
+    #[error("清单版本 {id}（{title}）无法读取：{message}")]
+    Version { id: i64, title: String, message: String },
+    #[error("清单版本 {version_id} 第{seq}项“{item}”的规则：{message}")]
+    Rule {
+        version_id: i64,
+        seq: u32,
+        item: String,
+        message: String,
+    },
+    #[error("批量计算：{0}")]
+    Vector(#[from] VectorError),
+    #[error("单人计算：{0}")]
+    Eval(#[from] EvalError),
+}
+
+/// A list version as applied: its stored row and its parsed content.
+#[derive(Debug, Clone)]
+pub struct AppliedVersion {
+    pub row: VersionRow,
+    pub list: ListVersion,
+}
+
+/// For each (jurisdiction, level), the published (or since superseded) version with the latest
+/// effective date on or before `as_of`: a superseded version still governs the dates before its
+/// successor took effect.
+pub fn versions_in_force(db: &Db, as_of: NaiveDate) -> Result<Vec<AppliedVersion>, EngineError> {
+    let published = [status_code(ListStatus::Published), status_code(ListStatus::Superseded)];
+    let mut rows: Vec<VersionRow> = yanglao_store::lists::versions(db)?
+        .into_iter()
+        .filter(|v| published.contains(&v.status.as_str()) && v.effective_from <= as_of)
+        .collect();
+    rows.sort_by(|a, b| {
+        (&a.jurisdiction, &a.level, b.effective_from, b.id).cmp(&(&b.jurisdiction, &b.level, a.effective_from, a.id))
+    });
+    rows.dedup_by(|later, first| later.jurisdiction == first.jurisdiction && later.level == first.level);
+    rows.into_iter().map(parse_version).collect()
+}
+
+pub fn parse_version(row: VersionRow) -> Result<AppliedVersion, EngineError> {
+    let list = content::load(&row.content).map_err(|errs| EngineError::Version {
+        id: row.id,
+        title: row.title.clone(),
+        message: errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("；"),
+    })?;
+    Ok(AppliedVersion { row, list })
+}
+
+/// One item of a version, with its rules parsed.
+#[derive(Debug, Clone)]
+pub struct CompiledItem {
+    pub version: Arc<AppliedVersion>,
+    pub index: usize,
+    pub eligibility: Option<Expr>,
+    pub amount: Option<Expr>,
+}
+
+impl CompiledItem {
+    pub fn item(&self) -> &Item {
+        &self.version.list.items[self.index]
+    }
+    pub fn code(&self) -> &str {
+        &self.item().code
+    }
+    pub fn jurisdiction(&self) -> DivisionCode {
+        self.version.list.jurisdiction
+    }
+    /// The snapshot column that places the person for this item.
+    pub fn basis_fact(&self) -> &'static str {
+        match self.item().basis {
+            Basis::Hukou => "户籍",
+            Basis::Residence => "常住地",
+        }
+    }
+    pub fn period(&self) -> Option<Period> {
+        self.item().period
+    }
+}
+
+pub fn compile(versions: &[AppliedVersion]) -> Result<Vec<CompiledItem>, EngineError> {
+    let mut out = Vec::new();
+    for v in versions {
+        let v = Arc::new(v.clone());
+        for (index, item) in v.list.items.iter().enumerate() {
+            let rule = |src: &Option<String>| -> Result<Option<Expr>, EngineError> {
+                src.as_deref()
+                    .map(|s| {
+                        parse(s).map_err(|e| EngineError::Rule {
+                            version_id: v.row.id,
+                            seq: item.seq,
+                            item: item.name.clone(),
+                            message: e.to_string(),
+                        })
+                    })
+                    .transpose()
+            };
+            out.push(CompiledItem {
+                version: v.clone(),
+                index,
+                eligibility: rule(&item.eligibility)?,
+                amount: rule(&item.amount)?,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The outcome of one item for one person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Status {
+    /// Not alive, or not placed in the list's jurisdiction (by 户籍 or 常住地, as the item says).
+    OutOfScope,
+    NotEntitled,
+    Entitled,
+    /// A parameter the rule needs has no value for the person's division.
+    Undetermined,
+    /// The item has no rule a machine can apply (临时救助 on an event): a case worker decides.
+    Manual,
+}
+
+impl Status {
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::OutOfScope => "不在范围",
+            Status::NotEntitled => "不符合",
+            Status::Entitled => "应享",
+            Status::Undetermined => "无法判定（参数未设置）",
+            Status::Manual => "需人工认定",
+        }
+    }
+}
+
+/// Every person's outcome for one item.
+#[derive(Debug, Clone)]
+pub struct ItemColumn {
+    pub status: Vec<Status>,
+    /// Amount in fen where entitled and the item has an amount.
+    pub amount: Vec<Option<i64>>,
+}
+
+/// Evaluates `item` for everyone in the snapshot.
+pub fn evaluate_batch(
+    snapshot: &Snapshot,
+    catalogue: &Catalogue,
+    params: &ParamBook,
+    item: &CompiledItem,
+) -> Result<ItemColumn, EngineError> {
+    let n = snapshot.len();
+    let ctx = Context {
+        snapshot,
+        catalogue,
+        params,
+        basis: item.basis_fact(),
+        as_of: snapshot.as_of,
+    };
+    let Some(rule) = &item.eligibility else {
+        return Ok(ItemColumn {
+            status: vec![Status::Manual; n],
+            amount: vec![None; n],
+        });
+    };
+    let scope = in_scope(&ctx, item)?;
+    let elig = ctx.eval(rule)?;
+    let elig_true = {
+        let a = elig.col.array.clone();
+        let b = a.as_boolean_opt().ok_or(VectorError::Unchecked("资格规则应为是/否"))?;
+        truth(b)
+    };
+    let amount = item.amount.as_ref().map(|a| ctx.eval(a)).transpose()?;
+    let amount_values = match &amount {
+        Some(a) if a.col.scalar => Some(
+            arrow_select::take::take(
+                a.col.array.as_ref(),
+                &arrow_array::UInt32Array::from(vec![0u32; n]),
+                None,
+            )
+            .map_err(VectorError::from)?,
+        ),
+        Some(a) => Some(a.col.array.clone()),
+        None => None,
+    };
+    let amount_ints = amount_values.as_ref().map(|a| a.as_primitive::<Int64Type>());
+    let elig_scalar = elig.col.scalar;
+    let mut status = Vec::with_capacity(n);
+    let mut amounts = Vec::with_capacity(n);
+    let flag = |m: &Option<BooleanArray>, i: usize| m.as_ref().is_some_and(|m| m.value(i));
+    for i in 0..n {
+        let holds = if elig_scalar {
+            elig_true.value(0)
+        } else {
+            elig_true.value(i)
+        };
+        let (s, a) = if !scope.value(i) {
+            (Status::OutOfScope, None)
+        } else if flag(&elig.missing_param, i) {
+            (Status::Undetermined, None)
+        } else if !holds {
+            (Status::NotEntitled, None)
+        } else if amount.as_ref().is_some_and(|a| flag(&a.missing_param, i)) {
+            (Status::Undetermined, None)
+        } else {
+            let a = amount_ints.and_then(|a| (!a.is_null(i)).then(|| a.value(i)));
+            (Status::Entitled, a)
+        };
+        status.push(s);
+        amounts.push(a);
+    }
+    Ok(ItemColumn {
+        status,
+        amount: amounts,
+    })
+}
+
+/// Alive and placed in the jurisdiction on the date.
+fn in_scope(ctx: &Context<'_>, item: &CompiledItem) -> Result<BooleanArray, EngineError> {
+    let alive = ctx
+        .snapshot
+        .column("在世")
+        .and_then(|c| c.as_boolean_opt().cloned())
+        .ok_or_else(|| VectorError::UnknownFact("在世".into()))?;
+    let within = ctx.eval(&Expr {
+        kind: yanglao_rules::ExprKind::Within(
+            Box::new(fact_expr(item.basis_fact())),
+            Box::new(Expr {
+                kind: yanglao_rules::ExprKind::Division(item.jurisdiction()),
+                span: Default::default(),
+            }),
+        ),
+        span: Default::default(),
+    })?;
+    let w = within
+        .col
+        .array
+        .as_boolean_opt()
+        .cloned()
+        .ok_or(VectorError::Unchecked("属于"))?;
+    Ok(arrow_arith::boolean::and(&truth(&alive), &truth(&w)).map_err(VectorError::from)?)
+}
+
+fn fact_expr(name: &str) -> Expr {
+    Expr {
+        kind: yanglao_rules::ExprKind::Fact(name.to_string()),
+        span: Default::default(),
+    }
+}
+
+/// What the interpreter reads for one person.
+pub struct PersonEnv<'a> {
+    pub person: &'a PersonFacts,
+    pub catalogue: &'a Catalogue,
+    pub params: &'a ParamBook,
+    pub basis: Option<DivisionCode>,
+    pub as_of: NaiveDate,
+}
+
+impl Env for PersonEnv<'_> {
+    fn fact(&self, name: &str) -> Value {
+        self.person.value(name, self.as_of)
+    }
+    fn param(&self, name: &str, key: Option<i64>) -> Option<Value> {
+        let entry = self.params.resolve(self.catalogue, name, self.basis?, self.as_of)?;
+        entry.value.get(key)
+    }
+    fn within(&self, code: DivisionCode, ancestor: DivisionCode) -> bool {
+        self.catalogue.is_within_on(code, ancestor, self.as_of)
+    }
+}
+
+/// One item for one person, with the interpreter's traces of both rules.
+#[derive(Debug, Clone)]
+pub struct OneOutcome {
+    pub status: Status,
+    pub amount: Option<Fen>,
+    pub basis_division: Option<DivisionCode>,
+    pub eligibility_trace: Vec<Step>,
+    pub amount_trace: Vec<Step>,
+    /// The parameter that had no value, when undetermined.
+    pub missing_param: Option<String>,
+}
+
+pub fn evaluate_one(
+    person: &PersonFacts,
+    catalogue: &Catalogue,
+    params: &ParamBook,
+    item: &CompiledItem,
+    as_of: NaiveDate,
+) -> Result<OneOutcome, EngineError> {
+    let basis_division = match item.item().basis {
+        Basis::Hukou => person.division(yanglao_domain::FactKind::Hukou),
+        Basis::Residence => person.residence(),
+    };
+    let mut out = OneOutcome {
+        status: Status::Manual,
+        amount: None,
+        basis_division,
+        eligibility_trace: Vec::new(),
+        amount_trace: Vec::new(),
+        missing_param: None,
+    };
+    let Some(rule) = &item.eligibility else {
+        return Ok(out);
+    };
+    let env = PersonEnv {
+        person,
+        catalogue,
+        params,
+        basis: basis_division,
+        as_of,
+    };
+    let placed = basis_division.is_some_and(|d| catalogue.is_within_on(d, item.jurisdiction(), as_of));
+    // The rule is still traced for people out of scope, so the explanation can show it.
+    let elig = eval(rule, &env, &mut out.eligibility_trace);
+    if !person.alive() || !placed {
+        out.status = Status::OutOfScope;
+        return Ok(out);
+    }
+    match elig {
+        Err(EvalError::MissingParam(p)) => {
+            out.status = Status::Undetermined;
+            out.missing_param = Some(p);
+            return Ok(out);
+        }
+        Err(e) => return Err(e.into()),
+        Ok(Value::Bool(true)) => {}
+        Ok(_) => {
+            out.status = Status::NotEntitled;
+            return Ok(out);
+        }
+    }
+    out.status = Status::Entitled;
+    if let Some(a) = &item.amount {
+        match eval(a, &env, &mut out.amount_trace) {
+            Ok(Value::Money(f)) => out.amount = Some(f),
+            Ok(_) => {}
+            Err(EvalError::MissingParam(p)) => {
+                out.status = Status::Undetermined;
+                out.missing_param = Some(p);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,228 @@
+//! The registry on one date as an Apache Arrow record batch: one row per person, one column per
+//! fact the rule language reads (named as in the rules: 年龄, 户籍 …). Division columns are
+//! dictionary-encoded, so that "属于" is decided once per distinct division, not per person.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_array::builder::{BooleanBuilder, Int64Builder, StringBuilder, UInt8Builder};
+use arrow_array::types::Int32Type;
+use arrow_array::{ArrayRef, BooleanArray, DictionaryArray, Int32Array, Int64Array, RecordBatch, UInt64Array};
+use arrow_schema::{ArrowError, DataType, Field, Schema};
+use chrono::NaiveDate;
+use yanglao_domain::{DivisionCode, FactKind, Sex};
+use yanglao_rules::eval::Value;
+use yanglao_rules::vocab::FACTS;
+use yanglao_rules::Type;
+use yanglao_store::{Db, StoreError};
+
+use crate::person::{living_bit, Origin, PersonFacts};
+
+pub const PERSON_ID: &str = "person_id";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("数据库错误：{0}")]
+    Store(#[from] StoreError),
+    #[error("列式快照：{0}")]
+    Arrow(#[from] ArrowError),
+}
+
+/// The registry on `as_of`, columnar.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub as_of: NaiveDate,
+    pub batch: RecordBatch,
+}
+
+impl Snapshot {
+    pub fn len(&self) -> usize {
+        self.batch.num_rows()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.batch.num_rows() == 0
+    }
+
+    pub fn column(&self, name: &str) -> Option<&ArrayRef> {
+        self.batch.column_by_name(name)
+    }
+
+    pub fn person_ids(&self) -> &Int64Array {
+        self.batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap_or_else(|| unreachable!("column 0 is person_id (Int64) by construction"))
+    }
+
+    /// Builds the snapshot from resolved persons (tests, and one-off evaluations).
+    pub fn from_persons(persons: &[PersonFacts], as_of: NaiveDate) -> Result<Snapshot, SnapshotError> {
+        let mut b = Builder::new(persons.len());
+        for p in persons {
+            b.push(p, as_of);
+        }
+        b.finish(as_of)
+    }
+
+    /// Reads the registry on `as_of` from the database in two streamed scans (persons, then the
+    /// facts valid on the date), with the same choice among facts as [`PersonFacts::apply`].
+    pub fn load(db: &Db, as_of: NaiveDate) -> Result<Snapshot, SnapshotError> {
+        let mut persons: Vec<PersonFacts> = Vec::new();
+        let mut index: Vec<u32> = Vec::new();
+        db.scan("SELECT id, birth_date, sex FROM person ORDER BY id", &[], |r| {
+            let id = r.int(0)?;
+            let slot = usize::try_from(id).map_err(|_| StoreError::Aborted(format!("person id {id}")))?;
+            if index.len() <= slot {
+                index.resize(slot + 1, u32::MAX);
+            }
+            index[slot] = u32::try_from(persons.len()).map_err(|_| StoreError::Aborted("too many persons".into()))?;
+            persons.push(PersonFacts::new(id, r.date(1)?, Sex::from_code(r.int(2)?)));
+            Ok(())
+        })?;
+        db.scan(
+            "SELECT person_id, kind, value, valid_from, batch_id FROM fact
+             WHERE valid_from <= $1 AND (valid_to IS NULL OR valid_to > $1)",
+            &[yanglao_store::Value::Date(as_of)],
+            |r| {
+                let pid = r.int(0)?;
+                let Some(kind) = FactKind::parse(&r.text(1)?) else {
+                    return Ok(());
+                };
+                let slot = usize::try_from(pid).ok().and_then(|s| index.get(s)).copied();
+                if let Some(p) = slot
+                    .filter(|s| *s != u32::MAX)
+                    .and_then(|s| persons.get_mut(s as usize))
+                {
+                    let origin = Origin {
+                        batch_id: r.int(4)?,
+                        valid_from: r.date(3)?,
+                    };
+                    p.apply(kind, &r.text(2)?, origin);
+                }
+                Ok(())
+            },
+        )?;
+        Snapshot::from_persons(&persons, as_of)
+    }
+}
+
+/// Column builders in the order of [`FACTS`].
+struct Builder {
+    ids: Int64Builder,
+    cols: Vec<Col>,
+    /// Dictionary of division codes shared by the division columns.
+    divisions: Vec<u64>,
+    division_key: HashMap<u64, i32>,
+}
+
+enum Col {
+    Int(Int64Builder),
+    Bool(BooleanBuilder),
+    Text(StringBuilder),
+    Division(Vec<Option<i32>>),
+    Set(UInt8Builder),
+}
+
+impl Builder {
+    fn new(n: usize) -> Builder {
+        let cols = FACTS
+            .iter()
+            .map(|f| match f.ty {
+                Type::Int => Col::Int(Int64Builder::with_capacity(n)),
+                Type::Bool => Col::Bool(BooleanBuilder::with_capacity(n)),
+                Type::Division => Col::Division(Vec::with_capacity(n)),
+                Type::TextSet => Col::Set(UInt8Builder::with_capacity(n)),
+                _ => Col::Text(StringBuilder::with_capacity(n, n * 6)),
+            })
+            .collect();
+        Builder {
+            ids: Int64Builder::with_capacity(n),
+            cols,
+            divisions: Vec::new(),
+            division_key: HashMap::new(),
+        }
+    }
+
+    fn push(&mut self, p: &PersonFacts, as_of: NaiveDate) {
+        self.ids.append_value(p.person_id);
+        for (f, col) in FACTS.iter().zip(self.cols.iter_mut()) {
+            let v = p.value(f.name, as_of);
+            match col {
+                Col::Int(b) => b.append_option(match v {
+                    Value::Int(n) => Some(n),
+                    _ => None,
+                }),
+                Col::Bool(b) => b.append_option(match v {
+                    Value::Bool(x) => Some(x),
+                    _ => None,
+                }),
+                Col::Text(b) => match v {
+                    Value::Text(s) => b.append_value(s),
+                    _ => b.append_null(),
+                },
+                Col::Set(b) => b.append_option(match v {
+                    Value::TextSet(s) => Some(s.iter().filter_map(|m| living_bit(m)).fold(0, |a, x| a | x)),
+                    _ => None,
+                }),
+                Col::Division(keys) => keys.push(match v {
+                    Value::Division(d) => {
+                        let next = i32::try_from(self.divisions.len()).unwrap_or(i32::MAX);
+                        let k = *self.division_key.entry(d.as_u64()).or_insert(next);
+                        if k == next {
+                            self.divisions.push(d.as_u64());
+                        }
+                        Some(k)
+                    }
+                    _ => None,
+                }),
+            }
+        }
+    }
+
+    fn finish(mut self, as_of: NaiveDate) -> Result<Snapshot, SnapshotError> {
+        let values: ArrayRef = Arc::new(UInt64Array::from(std::mem::take(&mut self.divisions)));
+        let mut fields = vec![Field::new(PERSON_ID, DataType::Int64, false)];
+        let mut arrays: Vec<ArrayRef> = vec![Arc::new(self.ids.finish())];
+        for (f, col) in FACTS.iter().zip(self.cols) {
+            let array: ArrayRef = match col {
+                Col::Int(mut b) => Arc::new(b.finish()),
+                Col::Bool(mut b) => Arc::new(b.finish()),
+                Col::Text(mut b) => Arc::new(b.finish()),
+                Col::Set(mut b) => Arc::new(b.finish()),
+                Col::Division(keys) => Arc::new(DictionaryArray::<Int32Type>::try_new(
+                    Int32Array::from(keys),
+                    values.clone(),
+                )?),
+            };
+            fields.push(Field::new(f.name, array.data_type().clone(), true));
+            arrays.push(array);
+        }
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?;
+        Ok(Snapshot { as_of, batch })
+    }
+}
+
+/// A division column's codes, for callers that place persons (work lists, statistics).
+pub fn division_at(col: &ArrayRef, row: usize) -> Option<DivisionCode> {
+    use arrow_array::Array;
+    let dict = col.as_any().downcast_ref::<DictionaryArray<Int32Type>>()?;
+    if dict.is_null(row) {
+        return None;
+    }
+    let key = usize::try_from(dict.keys().value(row)).ok()?;
+    let values = dict.values().as_any().downcast_ref::<UInt64Array>()?;
+    DivisionCode::from_u64(values.value(key))
+}
+
+/// Booleans with nulls read as false: how a rule treats a missing fact.
+pub fn truth(b: &BooleanArray) -> BooleanArray {
+    use arrow_array::Array;
+    match b.nulls() {
+        None => b.clone(),
+        Some(n) => {
+            let values = b.values() & n.inner();
+            BooleanArray::new(values, None)
+        }
+    }
+}
