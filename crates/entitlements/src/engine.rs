@@ -180,13 +180,16 @@ pub fn evaluate_batch(
         basis: item.basis_fact(),
         as_of: snapshot.as_of,
     };
+    let scope = in_scope(&ctx, item)?;
     let Some(rule) = &item.eligibility else {
+        let status = (0..n)
+            .map(|i| if scope.value(i) { Status::Manual } else { Status::OutOfScope })
+            .collect();
         return Ok(ItemColumn {
-            status: vec![Status::Manual; n],
+            status,
             amount: vec![None; n],
         });
     };
-    let scope = in_scope(&ctx, item)?;
     let elig = ctx.eval(rule)?;
     let elig_true = {
         let a = elig.col.array.clone();
@@ -324,7 +327,11 @@ pub fn evaluate_one(
         amount_trace: Vec::new(),
         missing_param: None,
     };
+    let placed = basis_division.is_some_and(|d| catalogue.is_within_on(d, item.jurisdiction(), as_of));
     let Some(rule) = &item.eligibility else {
+        if !person.alive() || !placed {
+            out.status = Status::OutOfScope;
+        }
         return Ok(out);
     };
     let env = PersonEnv {
@@ -334,7 +341,6 @@ pub fn evaluate_one(
         basis: basis_division,
         as_of,
     };
-    let placed = basis_division.is_some_and(|d| catalogue.is_within_on(d, item.jurisdiction(), as_of));
     // The rule is still traced for people out of scope, so the explanation can show it.
     let elig = eval(rule, &env, &mut out.eligibility_trace);
     if !person.alive() || !placed {

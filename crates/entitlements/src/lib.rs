@@ -8,8 +8,12 @@
 //! - `engine`: the versions in force, their items, batch and one-person evaluation.
 
 pub mod engine;
+pub mod explain;
 pub mod params;
+pub mod run;
+pub mod simulate;
 pub mod person;
+pub mod receipts;
 pub mod snapshot;
 pub mod vector;
 

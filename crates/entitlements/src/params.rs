@@ -70,6 +70,10 @@ impl ParamBook {
                 }
             }
         }
+        // Cost shares are the engine's own parameters (the lists say 分级承担 without them).
+        for (_, name) in crate::simulate::SHARE_PARAMS {
+            book.types.entry(name.to_string()).or_insert(Type::Int);
+        }
         for r in rows {
             let Some(&ty) = book.types.get(&r.name) else { continue };
             let division = match DivisionCode::parse(&r.division) {

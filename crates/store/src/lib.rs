@@ -6,6 +6,7 @@
 //! Everything is synchronous; the web layer calls it from blocking threads.
 
 pub mod divisions;
+pub mod entitlements;
 pub mod lists;
 mod pool;
 mod postgres_backend;
@@ -265,11 +266,13 @@ impl Db {
                 (1, include_str!("../migrations/sqlite/0001_registry.sql")),
                 (2, include_str!("../migrations/sqlite/0002_service_lists.sql")),
                 (3, include_str!("../migrations/sqlite/0003_parameters.sql")),
+                (4, include_str!("../migrations/sqlite/0004_entitlements.sql")),
             ],
             Backend::Postgres => &[
                 (1, include_str!("../migrations/postgres/0001_registry.sql")),
                 (2, include_str!("../migrations/postgres/0002_service_lists.sql")),
                 (3, include_str!("../migrations/postgres/0003_parameters.sql")),
+                (4, include_str!("../migrations/postgres/0004_entitlements.sql")),
             ],
         };
         self.tx(|t| {

@@ -2,6 +2,7 @@
 //! the import benchmark.
 
 mod bench;
+mod engine_cmd;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -110,6 +111,38 @@ enum Command {
     Param {
         #[command(subcommand)]
         what: ParamCommand,
+    },
+    /// Apply the lists in force to the registry for a date: entitlements and work lists (服务找人).
+    Run {
+        #[arg(long)]
+        as_of: Option<NaiveDate>,
+        #[arg(long, default_value = "操作员")]
+        by: String,
+    },
+    /// Every list item for one person on a date, entitled or not, and why.
+    Explain {
+        id_number: String,
+        #[arg(long)]
+        as_of: Option<NaiveDate>,
+        /// Also the items of lists whose jurisdiction the person is not in.
+        #[arg(long)]
+        all: bool,
+    },
+    /// 调整测算: a draft list version (id or TOML file) against the version in force.
+    Simulate {
+        draft: String,
+        #[arg(long)]
+        as_of: Option<NaiveDate>,
+    },
+    /// What people actually receive (发放/服务记录), compared with entitlements by `run`.
+    Receipts {
+        #[command(subcommand)]
+        what: engine_cmd::ReceiptCommand,
+    },
+    /// Open work items (应享未享, 不应享而享, 金额变化) by division.
+    Work {
+        #[arg(long, default_value = "")]
+        division: String,
     },
     /// Benchmarks (results go to BENCHMARKS.md by hand, with the command).
     Bench {
@@ -324,12 +357,31 @@ fn main() -> Result<()> {
             init(&db)?;
             param_command(&db, what, today)?
         }
+        Command::Run { as_of, by } => engine_cmd::cmd_run(&open_ready(&cli.db)?, as_of.unwrap_or(today), by)?,
+        Command::Explain { id_number, as_of, all } => {
+            engine_cmd::cmd_explain(&open_ready(&cli.db)?, id_number, as_of.unwrap_or(today), *all)?
+        }
+        Command::Simulate { draft, as_of } => {
+            engine_cmd::cmd_simulate(&open_ready(&cli.db)?, draft, as_of.unwrap_or(today))?
+        }
+        Command::Receipts { what } => engine_cmd::cmd_receipts(&open_ready(&cli.db)?, what, today)?,
+        Command::Work { division } => engine_cmd::cmd_work(&open_ready(&cli.db)?, division)?,
     }
     Ok(())
 }
 
-/// The declared type of a parameter in the shipped lists.
+/// The database, created or upgraded.
+fn open_ready(url: &str) -> Result<Db> {
+    let db = open(url)?;
+    init(&db)?;
+    Ok(db)
+}
+
+/// The declared type of a parameter in the shipped lists (or of the engine's cost shares).
 fn param_type(name: &str) -> Result<yanglao_rules::Type> {
+    if yanglao_entitlements::simulate::SHARE_PARAMS.iter().any(|(_, n)| *n == name) {
+        return Ok(yanglao_rules::Type::Int);
+    }
     for (_, text) in yanglao_lists::content::BUILTIN {
         let Ok(v) = yanglao_lists::content::load(text) else {
             continue;

@@ -1,0 +1,594 @@
+//! A full run for a date: snapshot, every item for everyone, entitlements stored by difference,
+//! and the work lists brought up to date against what people actually receive.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use yanglao_domain::{Catalogue, DivisionCode, FactKind, Sex};
+use yanglao_store::entitlements::{self as store, Finding, RunWrite, StoredEntitlement, SyncCounts, UsedParam};
+use yanglao_store::{Db, StoreError, Value};
+
+use crate::engine::{
+    compile, evaluate_batch, evaluate_one, versions_in_force, AppliedVersion, CompiledItem, EngineError, Status,
+};
+use crate::explain::{explain_item, BatchLabels, ItemExplanation};
+use crate::params::{ParamBook, ParamSource};
+use crate::person::{Origin, PersonFacts};
+use crate::snapshot::{division_at, Snapshot, SnapshotError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
+    #[error("数据库错误：{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    NotFound(String),
+}
+
+pub const KIND_UNCLAIMED: &str = "unclaimed";
+pub const KIND_INELIGIBLE: &str = "ineligible";
+pub const KIND_AMOUNT: &str = "amount";
+
+pub fn work_kind_label(kind: &str) -> &str {
+    match kind {
+        KIND_UNCLAIMED => "应享未享",
+        KIND_INELIGIBLE => "不应享而享",
+        KIND_AMOUNT => "金额变化",
+        "reassessment" => "复评到期",
+        other => other,
+    }
+}
+
+/// Everything the engine needs besides the registry: lists, compiled items and parameters.
+pub struct Rules {
+    pub versions: Vec<AppliedVersion>,
+    pub items: Vec<CompiledItem>,
+    pub params: ParamBook,
+}
+
+impl Rules {
+    pub fn in_force(db: &Db, as_of: NaiveDate) -> Result<Rules, RunError> {
+        Rules::from_versions(db, versions_in_force(db, as_of)?)
+    }
+
+    pub fn from_versions(db: &Db, versions: Vec<AppliedVersion>) -> Result<Rules, RunError> {
+        let items = compile(&versions)?;
+        let rows = yanglao_store::lists::all_param_values(db)?;
+        let params = ParamBook::new(&versions.iter().map(|v| &v.list).collect::<Vec<_>>(), &rows);
+        Ok(Rules {
+            versions,
+            items,
+            params,
+        })
+    }
+}
+
+/// Timings of a run's phases, in milliseconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Timings {
+    pub rules_ms: u128,
+    pub snapshot_ms: u128,
+    pub evaluate_ms: u128,
+    pub diff_ms: u128,
+    pub write_ms: u128,
+    pub work_ms: u128,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunReport {
+    pub run_id: i64,
+    pub as_of: Option<NaiveDate>,
+    pub persons: usize,
+    pub items: usize,
+    pub entitled: i64,
+    pub undetermined: i64,
+    pub added: i64,
+    pub removed: i64,
+    pub changed: i64,
+    pub work_opened: u64,
+    pub work_refreshed: u64,
+    pub work_closed: u64,
+    pub timings: Timings,
+}
+
+/// Every item's outcome for everyone, as evaluated by the batch engine.
+pub struct Evaluation {
+    pub columns: Vec<crate::engine::ItemColumn>,
+}
+
+pub fn evaluate_all(snapshot: &Snapshot, catalogue: &Catalogue, rules: &Rules) -> Result<Evaluation, RunError> {
+    let columns = rules
+        .items
+        .iter()
+        .map(|item| evaluate_batch(snapshot, catalogue, &rules.params, item))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Evaluation { columns })
+}
+
+fn period_code(item: &CompiledItem) -> Option<String> {
+    item.period().map(|p| {
+        match p {
+            yanglao_lists::model::Period::Month => "月",
+            yanglao_lists::model::Period::Year => "年",
+            yanglao_lists::model::Period::Once => "一次",
+        }
+        .to_string()
+    })
+}
+
+fn stored_status(s: Status) -> Option<&'static str> {
+    match s {
+        Status::Entitled => Some("entitled"),
+        Status::Undetermined => Some("undetermined"),
+        _ => None,
+    }
+}
+
+/// Runs the engine for `as_of` and stores the result.
+pub fn run(db: &Db, catalogue: &Catalogue, as_of: NaiveDate, by: &str, now: DateTime<Utc>) -> Result<RunReport, RunError> {
+    let mut report = RunReport {
+        as_of: Some(as_of),
+        ..Default::default()
+    };
+    let t = Instant::now();
+    let rules = Rules::in_force(db, as_of)?;
+    report.timings.rules_ms = t.elapsed().as_millis();
+    let t = Instant::now();
+    let snapshot = Snapshot::load(db, as_of)?;
+    report.timings.snapshot_ms = t.elapsed().as_millis();
+    let t = Instant::now();
+    let eval = evaluate_all(&snapshot, catalogue, &rules)?;
+    report.timings.evaluate_ms = t.elapsed().as_millis();
+    report.persons = snapshot.len();
+    report.items = rules.items.len();
+
+    // New rows, in (person, version, item) order like the stored ones after sorting.
+    let t = Instant::now();
+    let ids = snapshot.person_ids();
+    let mut fresh: Vec<StoredEntitlement> = Vec::new();
+    for (item, col) in rules.items.iter().zip(&eval.columns) {
+        let basis = snapshot.column(item.basis_fact());
+        let period = period_code(item);
+        for (row, s) in col.status.iter().enumerate() {
+            let Some(status) = stored_status(*s) else { continue };
+            if *s == Status::Entitled {
+                report.entitled += 1;
+            } else {
+                report.undetermined += 1;
+            }
+            fresh.push(StoredEntitlement {
+                person_id: ids.value(row),
+                version_id: item.version.row.id,
+                item_code: item.code().to_string(),
+                status: status.to_string(),
+                amount_fen: col.amount[row],
+                period: period.clone(),
+                param_division: basis
+                    .and_then(|b| division_at(b, row))
+                    .map(|d| d.full())
+                    .unwrap_or_default(),
+            });
+        }
+    }
+    let key = |e: &StoredEntitlement| (e.person_id, e.version_id, e.item_code.clone());
+    fresh.sort_by_key(key);
+    let mut old: Vec<StoredEntitlement> = Vec::new();
+    store::scan_entitlements(db, as_of, |e| old.push(e))?;
+    old.sort_by_key(key);
+    let (mut add, mut remove, mut changed) = (Vec::new(), Vec::new(), 0i64);
+    {
+        let (mut i, mut j) = (0, 0);
+        while i < fresh.len() || j < old.len() {
+            let ord = match (fresh.get(i), old.get(j)) {
+                (Some(a), Some(b)) => key(a).cmp(&key(b)),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                _ => std::cmp::Ordering::Greater,
+            };
+            match ord {
+                std::cmp::Ordering::Less => {
+                    add.push(fresh[i].clone());
+                    i += 1;
+                }
+                std::cmp::Ordering::Greater => {
+                    remove.push((old[j].person_id, old[j].version_id, old[j].item_code.clone()));
+                    j += 1;
+                }
+                std::cmp::Ordering::Equal => {
+                    if fresh[i] != old[j] {
+                        remove.push((old[j].person_id, old[j].version_id, old[j].item_code.clone()));
+                        add.push(fresh[i].clone());
+                        changed += 1;
+                    }
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+    }
+    report.timings.diff_ms = t.elapsed().as_millis();
+    report.added = i64::try_from(add.len()).unwrap_or(i64::MAX) - changed;
+    report.removed = i64::try_from(remove.len()).unwrap_or(i64::MAX) - changed;
+    report.changed = changed;
+
+    let t = Instant::now();
+    let versions = rules
+        .versions
+        .iter()
+        .map(|v| format!("{}#{}", v.list.title, v.row.id))
+        .collect::<Vec<_>>()
+        .join("；");
+    let params = used_params(&rules, catalogue, &snapshot);
+    report.run_id = store::write_run(
+        db,
+        &RunWrite {
+            as_of,
+            kind: "run",
+            persons: i64::try_from(snapshot.len()).unwrap_or(i64::MAX),
+            versions: &versions,
+            entitled: report.entitled,
+            by,
+            started_at: now,
+            finished_at: Utc::now(),
+            remove,
+            add,
+            changed,
+            params,
+        },
+    )?;
+    report.timings.write_ms = t.elapsed().as_millis();
+
+    let t = Instant::now();
+    let counts = sync_work(db, catalogue, &rules, &snapshot, &eval, as_of, now)?;
+    report.work_opened = counts.opened;
+    report.work_refreshed = counts.refreshed;
+    report.work_closed = counts.closed;
+    report.timings.work_ms = t.elapsed().as_millis();
+    Ok(report)
+}
+
+/// The parameter values in force for the divisions the run placed people in, by where each
+/// value was set (a handful of rows, not one per person).
+fn used_params(rules: &Rules, catalogue: &Catalogue, snapshot: &Snapshot) -> Vec<UsedParam> {
+    let mut names: Vec<String> = rules
+        .versions
+        .iter()
+        .flat_map(|v| v.list.params.iter().map(|p| p.name.clone()))
+        .collect();
+    names.sort();
+    names.dedup();
+    let mut divisions: HashSet<DivisionCode> = HashSet::new();
+    for col in ["户籍", "常住地"] {
+        if let Some(c) = snapshot.column(col) {
+            use arrow_array::cast::AsArray;
+            if let Some(dict) = c.as_dictionary_opt::<arrow_array::types::Int32Type>() {
+                let values = dict.values().as_primitive::<arrow_array::types::UInt64Type>();
+                divisions.extend(values.iter().flatten().filter_map(DivisionCode::from_u64));
+            }
+        }
+    }
+    let mut seen: HashSet<(String, String)> = HashSet::new();
+    let mut out = Vec::new();
+    for name in &names {
+        for d in &divisions {
+            let Some(e) = rules.params.resolve(catalogue, name, *d, snapshot.as_of) else { continue };
+            if !seen.insert((name.clone(), e.division.short())) {
+                continue;
+            }
+            out.push(UsedParam {
+                division: e.division.short(),
+                name: name.clone(),
+                value: e.raw.clone(),
+                source: match &e.source {
+                    ParamSource::List { title } => format!("《{title}》"),
+                    ParamSource::Set { by, .. } => format!("{}自{}设定（{by}）", e.division.short(), e.valid_from),
+                },
+            });
+        }
+    }
+    out
+}
+
+/// Compares entitlements with receipts and updates the work lists.
+fn sync_work(
+    db: &Db,
+    catalogue: &Catalogue,
+    rules: &Rules,
+    snapshot: &Snapshot,
+    eval: &Evaluation,
+    as_of: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<SyncCounts, RunError> {
+    let mut receipts: HashMap<(i64, String), Option<i64>> = HashMap::new();
+    store::scan_receipts(db, as_of, |p, item, amount| {
+        receipts.insert((p, item), amount);
+    })?;
+    let ids = snapshot.person_ids();
+    let row_of: HashMap<i64, usize> = if receipts.is_empty() {
+        HashMap::new()
+    } else {
+        (0..ids.len()).map(|r| (ids.value(r), r)).collect()
+    };
+    let mut findings: Vec<Finding> = Vec::new();
+    let mut seen: HashSet<(&str, i64, String)> = HashSet::new();
+    // Items evaluated by rule, by code: a receipt for an item no rule decides is not judged.
+    let mut by_code: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (k, item) in rules.items.iter().enumerate() {
+        if item.eligibility.is_some() {
+            by_code.entry(item.code()).or_default().push(k);
+        }
+    }
+    for (k, item) in rules.items.iter().enumerate() {
+        let col = &eval.columns[k];
+        let basis = snapshot.column(item.basis_fact());
+        for (row, s) in col.status.iter().enumerate() {
+            if *s != Status::Entitled {
+                continue;
+            }
+            let pid = ids.value(row);
+            let division = basis.and_then(|b| division_at(b, row)).map(|d| d.full()).unwrap_or_default();
+            match receipts.get(&(pid, item.code().to_string())) {
+                None => {
+                    if seen.insert((KIND_UNCLAIMED, pid, item.code().to_string())) {
+                        findings.push(Finding {
+                            kind: KIND_UNCLAIMED.into(),
+                            person_id: pid,
+                            version_id: item.version.row.id,
+                            item_code: item.code().into(),
+                            division,
+                            reason: format!("符合《{}》第{}项，尚无发放或服务记录", item.version.list.title, item.item().seq),
+                            amount_fen: col.amount[row],
+                            received_fen: None,
+                        });
+                    }
+                }
+                Some(received) => {
+                    if let (Some(due), Some(got)) = (col.amount[row], received) {
+                        if due != *got && seen.insert((KIND_AMOUNT, pid, item.code().to_string())) {
+                            findings.push(Finding {
+                                kind: KIND_AMOUNT.into(),
+                                person_id: pid,
+                                version_id: item.version.row.id,
+                                item_code: item.code().into(),
+                                division,
+                                reason: format!(
+                                    "应发 {} 元，实发 {} 元",
+                                    yanglao_domain::Fen::new(due),
+                                    yanglao_domain::Fen::new(*got)
+                                ),
+                                amount_fen: Some(due),
+                                received_fen: Some(*got),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // Receiving but not entitled under any version in force: the reason comes from the same
+    // explanation a case worker sees, for these few people only (read together, not one by one).
+    let mut suspects: Vec<(i64, String, Option<i64>, usize)> = Vec::new();
+    for ((pid, code), amount) in &receipts {
+        let Some(ks) = by_code.get(code.as_str()) else { continue };
+        let row = row_of.get(pid).copied();
+        let entitled_anywhere = row.is_some_and(|r| {
+            ks.iter()
+                .any(|k| matches!(eval.columns[*k].status[r], Status::Entitled | Status::Undetermined))
+        });
+        if !entitled_anywhere {
+            suspects.push((*pid, code.clone(), *amount, ks[0]));
+        }
+    }
+    if !suspects.is_empty() {
+        let mut pids: Vec<i64> = suspects.iter().map(|s| s.0).collect();
+        pids.sort_unstable();
+        pids.dedup();
+        let persons = load_persons(db, &pids, as_of)?;
+        let last_hukou = last_divisions(db, &pids, as_of)?;
+        for (pid, code, amount, k) in suspects {
+            let Some(p) = persons.get(&pid) else { continue };
+            let item = &rules.items[k];
+            let one = evaluate_one(p, catalogue, &rules.params, item, as_of)?;
+            let reason = ineligible_reason(p, item, &one, catalogue, as_of);
+            let division = one
+                .basis_division
+                .or_else(|| last_hukou.get(&pid).copied())
+                .map(|d| d.full())
+                .unwrap_or_default();
+            findings.push(Finding {
+                kind: KIND_INELIGIBLE.into(),
+                person_id: pid,
+                version_id: item.version.row.id,
+                item_code: code,
+                division,
+                reason,
+                amount_fen: None,
+                received_fen: amount,
+            });
+        }
+    }
+    Ok(store::sync_work_items(
+        db,
+        as_of,
+        &[KIND_UNCLAIMED, KIND_INELIGIBLE, KIND_AMOUNT],
+        &findings,
+        now,
+    )?)
+}
+
+/// 死亡, 迁出, or the conditions that no longer hold (不再低保, 年龄 …).
+fn ineligible_reason(
+    p: &PersonFacts,
+    item: &CompiledItem,
+    one: &crate::engine::OneOutcome,
+    catalogue: &Catalogue,
+    as_of: NaiveDate,
+) -> String {
+    if let Some(d) = p.died {
+        return format!("死亡（{d}）");
+    }
+    match one.status {
+        Status::OutOfScope => match one.basis_division {
+            Some(d) => format!(
+                "迁出：{}现为{}，不在{}",
+                item.basis_fact(),
+                catalogue.path_name(d, as_of),
+                catalogue.name(item.jurisdiction())
+            ),
+            None => format!("无{}记录", item.basis_fact()),
+        },
+        _ => {
+            let labels = NoLabels;
+            let e = explain_item(item, one, p, catalogue, &labels, as_of);
+            let failed: Vec<String> = e.conditions.iter().filter(|c| !c.holds).map(|c| c.text.clone()).collect();
+            format!("不再符合：{}", failed.join("；"))
+        }
+    }
+}
+
+struct NoLabels;
+impl BatchLabels for NoLabels {
+    fn label(&self, batch_id: i64) -> (String, String) {
+        (String::new(), format!("批次 {batch_id}"))
+    }
+}
+
+/// Persons with their facts valid on `as_of`, read together (chunks of ids in one query each).
+pub fn load_persons(db: &Db, ids: &[i64], as_of: NaiveDate) -> Result<HashMap<i64, PersonFacts>, RunError> {
+    let mut out: HashMap<i64, PersonFacts> = HashMap::new();
+    for chunk in ids.chunks(500) {
+        let list = chunk.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+        db.scan(
+            &format!("SELECT id, birth_date, sex FROM person WHERE id IN ({list})"),
+            &[],
+            |r| {
+                let id = r.int(0)?;
+                out.insert(id, PersonFacts::new(id, r.date(1)?, Sex::from_code(r.int(2)?)));
+                Ok(())
+            },
+        )?;
+        db.scan(
+            &format!(
+                "SELECT person_id, kind, value, valid_from, batch_id FROM fact
+                 WHERE person_id IN ({list}) AND valid_from <= $1 AND (valid_to IS NULL OR valid_to > $1)"
+            ),
+            &[Value::Date(as_of)],
+            |r| {
+                if let (Some(p), Some(kind)) = (out.get_mut(&r.int(0)?), FactKind::parse(&r.text(1)?)) {
+                    p.apply(
+                        kind,
+                        &r.text(2)?,
+                        Origin {
+                            batch_id: r.int(4)?,
+                            valid_from: r.date(3)?,
+                        },
+                    );
+                }
+                Ok(())
+            },
+        )?;
+    }
+    Ok(out)
+}
+
+/// The last 户籍 each person had on or before `as_of`, even if it has ended (death, move):
+/// where a work item for someone no longer placed belongs.
+fn last_divisions(db: &Db, ids: &[i64], as_of: NaiveDate) -> Result<HashMap<i64, DivisionCode>, RunError> {
+    let mut out: HashMap<i64, (NaiveDate, DivisionCode)> = HashMap::new();
+    for chunk in ids.chunks(500) {
+        let list = chunk.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+        db.scan(
+            &format!("SELECT person_id, value, valid_from FROM fact WHERE kind = 'hukou' AND person_id IN ({list}) AND valid_from <= $1"),
+            &[Value::Date(as_of)],
+            |r| {
+                let (pid, from) = (r.int(0)?, r.date(2)?);
+                if let Ok(d) = DivisionCode::parse(&r.text(1)?) {
+                    let e = out.entry(pid).or_insert((from, d));
+                    if from >= e.0 {
+                        *e = (from, d);
+                    }
+                }
+                Ok(())
+            },
+        )?;
+    }
+    Ok(out.into_iter().map(|(k, v)| (k, v.1)).collect())
+}
+
+/// Labels of import batches for citing sources.
+pub struct DbBatchLabels {
+    labels: HashMap<i64, (String, String)>,
+}
+
+impl DbBatchLabels {
+    pub fn load(db: &Db, person: &PersonFacts) -> Result<DbBatchLabels, RunError> {
+        let mut labels = HashMap::new();
+        for c in person.chosen.iter().flatten() {
+            if labels.contains_key(&c.origin.batch_id) {
+                continue;
+            }
+            if let Some(b) = yanglao_store::registry::batch(db, c.origin.batch_id)? {
+                let department = yanglao_domain::Department::parse(&b.department)
+                    .map(|d| d.label().to_string())
+                    .unwrap_or(b.department.clone());
+                labels.insert(
+                    b.id,
+                    (
+                        department,
+                        format!(" {} 批次（{}）", b.started_at.format("%Y-%m"), b.file_name),
+                    ),
+                );
+            }
+        }
+        Ok(DbBatchLabels { labels })
+    }
+}
+
+impl BatchLabels for DbBatchLabels {
+    fn label(&self, batch_id: i64) -> (String, String) {
+        self.labels
+            .get(&batch_id)
+            .cloned()
+            .unwrap_or_else(|| ("未知来源".into(), format!("批次 {batch_id}")))
+    }
+}
+
+/// A person's explanation on a date.
+#[derive(Debug, Clone, Serialize)]
+pub struct PersonExplanation {
+    pub person_id: i64,
+    pub as_of: NaiveDate,
+    pub alive: bool,
+    pub items: Vec<ItemExplanation>,
+}
+
+/// Every item in force for one person, entitled or not, with why — facts read from the
+/// database now (not from a stored run), so it is right even between runs.
+pub fn explain_person(
+    db: &Db,
+    catalogue: &Catalogue,
+    rules: &Rules,
+    person_id: i64,
+    as_of: NaiveDate,
+) -> Result<PersonExplanation, RunError> {
+    let persons = load_persons(db, &[person_id], as_of)?;
+    let person = persons
+        .get(&person_id)
+        .ok_or_else(|| RunError::NotFound(format!("登记中没有编号为 {person_id} 的人员")))?;
+    let labels = DbBatchLabels::load(db, person)?;
+    let mut items = Vec::new();
+    for item in &rules.items {
+        let one = evaluate_one(person, catalogue, &rules.params, item, as_of)?;
+        items.push(explain_item(item, &one, person, catalogue, &labels, as_of));
+    }
+    Ok(PersonExplanation {
+        person_id,
+        as_of,
+        alive: person.alive(),
+        items,
+    })
+}
