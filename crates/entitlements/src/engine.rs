@@ -183,7 +183,13 @@ pub fn evaluate_batch(
     let scope = in_scope(&ctx, item)?;
     let Some(rule) = &item.eligibility else {
         let status = (0..n)
-            .map(|i| if scope.value(i) { Status::Manual } else { Status::OutOfScope })
+            .map(|i| {
+                if scope.value(i) {
+                    Status::Manual
+                } else {
+                    Status::OutOfScope
+                }
+            })
             .collect();
         return Ok(ItemColumn {
             status,

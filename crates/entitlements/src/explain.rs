@@ -234,11 +234,7 @@ pub struct ItemExplanation {
 /// Facts a rule names, in order, without repeats.
 pub fn facts_read(e: &Expr, out: &mut Vec<String>) {
     match &e.kind {
-        ExprKind::Fact(n) => {
-            if !out.contains(n) {
-                out.push(n.clone());
-            }
-        }
+        ExprKind::Fact(n) if !out.contains(n) => out.push(n.clone()),
         ExprKind::Param { key: Some(k), .. } => facts_read(k, out),
         ExprKind::Not(a) => facts_read(a, out),
         ExprKind::And(a, b)
@@ -287,7 +283,9 @@ pub fn explain_item(
     }
     let mut sources = Vec::new();
     for name in &read {
-        let Some(kind) = PersonFacts::source_kind(name) else { continue };
+        let Some(kind) = PersonFacts::source_kind(name) else {
+            continue;
+        };
         let kind = if name == "常住地" && person.get(FactKind::Residence).is_none() {
             FactKind::Hukou
         } else {
@@ -330,7 +328,11 @@ pub fn explain_item(
         None => format!("无{basis_word}记录"),
     };
     let held: Vec<&str> = conditions.iter().filter(|c| c.holds).map(|c| c.text.as_str()).collect();
-    let failed: Vec<&str> = conditions.iter().filter(|c| !c.holds).map(|c| c.text.as_str()).collect();
+    let failed: Vec<&str> = conditions
+        .iter()
+        .filter(|c| !c.holds)
+        .map(|c| c.text.as_str())
+        .collect();
     let cite = if source_words.is_empty() {
         format!("（{citation}）")
     } else {

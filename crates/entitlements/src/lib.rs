@@ -10,10 +10,10 @@
 pub mod engine;
 pub mod explain;
 pub mod params;
-pub mod run;
-pub mod simulate;
 pub mod person;
 pub mod receipts;
+pub mod run;
+pub mod simulate;
 pub mod snapshot;
 pub mod vector;
 

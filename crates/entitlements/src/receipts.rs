@@ -24,7 +24,11 @@ pub struct RowError {
 
 impl std::fmt::Display for RowError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "第{}行【{}】“{}”：{}", self.row, self.column, self.value, self.reason)
+        write!(
+            f,
+            "第{}行【{}】“{}”：{}",
+            self.row, self.column, self.value, self.reason
+        )
     }
 }
 
@@ -57,7 +61,9 @@ pub fn import_receipts(
     }
     let idx: Vec<Option<usize>> = COLUMNS.iter().map(|c| col(c)).collect();
     let mut errors = Vec::new();
-    let mut parsed: Vec<(u64, String, String, Option<i64>, NaiveDate, Option<NaiveDate>)> = Vec::new();
+    // (row, ID number, item, amount, from, to) of rows that passed the checks.
+    type Parsed = (u64, String, String, Option<i64>, NaiveDate, Option<NaiveDate>);
+    let mut parsed: Vec<Parsed> = Vec::new();
     while let Some((row, cells)) = opened.table.next_row()? {
         let cell = |i: usize| idx[i].and_then(|k| cells.get(k)).map(|s| s.trim()).unwrap_or("");
         let mut err = |column: &str, value: &str, reason: &str| {

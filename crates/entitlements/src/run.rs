@@ -130,7 +130,13 @@ fn stored_status(s: Status) -> Option<&'static str> {
 }
 
 /// Runs the engine for `as_of` and stores the result.
-pub fn run(db: &Db, catalogue: &Catalogue, as_of: NaiveDate, by: &str, now: DateTime<Utc>) -> Result<RunReport, RunError> {
+pub fn run(
+    db: &Db,
+    catalogue: &Catalogue,
+    as_of: NaiveDate,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<RunReport, RunError> {
     let mut report = RunReport {
         as_of: Some(as_of),
         ..Default::default()
@@ -275,7 +281,9 @@ fn used_params(rules: &Rules, catalogue: &Catalogue, snapshot: &Snapshot) -> Vec
     let mut out = Vec::new();
     for name in &names {
         for d in &divisions {
-            let Some(e) = rules.params.resolve(catalogue, name, *d, snapshot.as_of) else { continue };
+            let Some(e) = rules.params.resolve(catalogue, name, *d, snapshot.as_of) else {
+                continue;
+            };
             if !seen.insert((name.clone(), e.division.short())) {
                 continue;
             }
@@ -330,7 +338,10 @@ fn sync_work(
                 continue;
             }
             let pid = ids.value(row);
-            let division = basis.and_then(|b| division_at(b, row)).map(|d| d.full()).unwrap_or_default();
+            let division = basis
+                .and_then(|b| division_at(b, row))
+                .map(|d| d.full())
+                .unwrap_or_default();
             match receipts.get(&(pid, item.code().to_string())) {
                 None => {
                     if seen.insert((KIND_UNCLAIMED, pid, item.code().to_string())) {
@@ -340,7 +351,11 @@ fn sync_work(
                             version_id: item.version.row.id,
                             item_code: item.code().into(),
                             division,
-                            reason: format!("符合《{}》第{}项，尚无发放或服务记录", item.version.list.title, item.item().seq),
+                            reason: format!(
+                                "符合《{}》第{}项，尚无发放或服务记录",
+                                item.version.list.title,
+                                item.item().seq
+                            ),
                             amount_fen: col.amount[row],
                             received_fen: None,
                         });
@@ -444,7 +459,12 @@ fn ineligible_reason(
         _ => {
             let labels = NoLabels;
             let e = explain_item(item, one, p, catalogue, &labels, as_of);
-            let failed: Vec<String> = e.conditions.iter().filter(|c| !c.holds).map(|c| c.text.clone()).collect();
+            let failed: Vec<String> = e
+                .conditions
+                .iter()
+                .filter(|c| !c.holds)
+                .map(|c| c.text.clone())
+                .collect();
             format!("不再符合：{}", failed.join("；"))
         }
     }

@@ -142,8 +142,16 @@ pub fn compare(snapshot: &Snapshot, catalogue: &Catalogue, base: &Rules, new: &R
         for row in 0..n {
             let was = b_col.status[row] == Status::Entitled;
             let is = w_col.status[row] == Status::Entitled;
-            let was_cost = if was { b_col.amount[row].unwrap_or(0) * b_times } else { 0 };
-            let is_cost = if is { w_col.amount[row].unwrap_or(0) * w_times } else { 0 };
+            let was_cost = if was {
+                b_col.amount[row].unwrap_or(0) * b_times
+            } else {
+                0
+            };
+            let is_cost = if is {
+                w_col.amount[row].unwrap_or(0) * w_times
+            } else {
+                0
+            };
             imp.base_people += i64::from(was);
             imp.new_people += i64::from(is);
             imp.base_cost_fen += was_cost;

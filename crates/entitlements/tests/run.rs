@@ -62,8 +62,7 @@ fn load_region(db: &Db, dir: &Path, people: usize) {
     yanglao_lists::service::install_builtin(db, Utc::now()).expect("lists");
     let chifeng = DivisionCode::parse("150400").expect("code");
     let set = |name: &str, ty, value: &str| {
-        yanglao_lists::params::set(db, name, ty, chifeng, d(2023, 1, 1), value, "测试", Utc::now(), "")
-            .expect("param");
+        yanglao_lists::params::set(db, name, ty, chifeng, d(2023, 1, 1), value, "测试", Utc::now(), "").expect("param");
     };
     set("失能起始能力等级", yanglao_rules::Type::Int, "3");
     set(
@@ -94,7 +93,11 @@ fn run_rerun_explain_receipts_and_simulation_on_both_databases() {
 
         let first = run(db, &cat, as_of(), "测试", Utc::now()).expect("run");
         assert_eq!(first.persons, 1500, "{}", t.name);
-        assert!(first.entitled > 1500, "{}: everyone 60+ gets 意外伤害保险 at least", t.name);
+        assert!(
+            first.entitled > 1500,
+            "{}: everyone 60+ gets 意外伤害保险 at least",
+            t.name
+        );
         assert_eq!(first.added, first.entitled + first.undetermined, "{}", t.name);
 
         // Issue #4 §1: "Rerunning for the same D and data changes nothing."
@@ -119,8 +122,12 @@ fn run_rerun_explain_receipts_and_simulation_on_both_databases() {
         .expect("scan");
         for pid in 1..=120i64 {
             let e = explain_person(db, &cat, &rules, pid, as_of()).expect("explain");
-            let explained: BTreeSet<String> =
-                e.items.iter().filter(|i| i.entitled).map(|i| i.item_code.clone()).collect();
+            let explained: BTreeSet<String> = e
+                .items
+                .iter()
+                .filter(|i| i.entitled)
+                .map(|i| i.item_code.clone())
+                .collect();
             assert_eq!(
                 stored.get(&pid).cloned().unwrap_or_default(),
                 explained,
@@ -137,7 +144,11 @@ fn run_rerun_explain_receipts_and_simulation_on_both_databases() {
         let e = explain_person(db, &cat, &rules, *old_pid, as_of()).expect("explain");
         let gaoling = e.items.iter().find(|i| i.item_code == "gaoling-jintie").expect("item");
         assert!(gaoling.sentence.contains("年满80周岁"), "{}", gaoling.sentence);
-        assert!(gaoling.sentence.contains("享受高龄津贴 100.00 元/月"), "{}", gaoling.sentence);
+        assert!(
+            gaoling.sentence.contains("享受高龄津贴 100.00 元/月"),
+            "{}",
+            gaoling.sentence
+        );
         assert!(
             gaoling.sentence.contains("依据《内蒙古自治区基本养老服务清单》第5项"),
             "{}",
@@ -200,7 +211,11 @@ fn run_rerun_explain_receipts_and_simulation_on_both_databases() {
         assert_eq!(count, 2, "{}: the bad file added nothing", t.name);
 
         let third = run(db, &cat, as_of(), "测试", Utc::now()).expect("run");
-        assert_eq!(third.work_closed, 1, "{}: the unclaimed item of the paid person closes", t.name);
+        assert_eq!(
+            third.work_closed, 1,
+            "{}: the unclaimed item of the paid person closes",
+            t.name
+        );
         let items = |kind: &str| {
             work_items(
                 db,
@@ -216,7 +231,11 @@ fn run_rerun_explain_receipts_and_simulation_on_both_databases() {
         let amount_items = items(KIND_AMOUNT);
         assert_eq!(amount_items.len(), 1, "{}", t.name);
         assert_eq!(amount_items[0].person_id, *old_pid);
-        assert!(amount_items[0].reason.contains("实发 80.00 元"), "{}", amount_items[0].reason);
+        assert!(
+            amount_items[0].reason.contains("实发 80.00 元"),
+            "{}",
+            amount_items[0].reason
+        );
         let inel = items(KIND_INELIGIBLE);
         assert_eq!(inel.len(), 1, "{}", t.name);
         assert_eq!(inel[0].person_id, young);
@@ -228,7 +247,9 @@ fn run_rerun_explain_receipts_and_simulation_on_both_databases() {
         );
         assert!(inel[0].division.starts_with("1504"), "{}", inel[0].division);
         let unclaimed = items(KIND_UNCLAIMED);
-        assert!(!unclaimed.iter().any(|w| w.person_id == *old_pid && w.item_code == "gaoling-jintie"));
+        assert!(!unclaimed
+            .iter()
+            .any(|w| w.person_id == *old_pid && w.item_code == "gaoling-jintie"));
 
         // Simulation: 高龄津贴 100元 → 200元 costs 100元 × 12 per recipient under 100.
         let snap = Snapshot::load(db, as_of()).expect("snapshot");

@@ -1,6 +1,8 @@
 //! The web console: server-rendered pages in Simplified Chinese that work without JavaScript.
 //! Handlers read through the store on blocking threads; personal data is masked on screen.
 
+pub mod csrf;
+mod entitlements;
 mod lists;
 
 use std::net::SocketAddr;
@@ -59,6 +61,19 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/lists/{id}/export.xlsx", get(lists::export))
         .route("/api/lists", get(lists::api_lists))
         .route("/api/lists/{id}", get(lists::api_list))
+        .route("/work", get(entitlements::work))
+        .route("/work/{id}/assign", axum::routing::post(entitlements::assign))
+        .route("/work/{id}/close", axum::routing::post(entitlements::close))
+        .route("/persons/{id}/entitlements", get(entitlements::person))
+        .route("/runs", get(entitlements::runs))
+        .route(
+            "/simulate",
+            get(entitlements::simulate_page).post(entitlements::simulate_start),
+        )
+        .route("/simulate/{id}/export.xlsx", get(entitlements::simulate_export))
+        .route("/api/simulate/{id}", get(entitlements::simulate_api))
+        .route("/api/work", get(entitlements::api_work))
+        .route("/api/persons/{id}/entitlements", get(entitlements::api_person))
         .route("/static/style.css", get(style))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(not_found)
@@ -90,6 +105,7 @@ async fn security_headers(req: axum::extract::Request, next: axum::middleware::N
 pub enum AppError {
     NotFound(String),
     BadRequest(String),
+    Forbidden(String),
     Internal(String),
 }
 
@@ -118,6 +134,7 @@ impl IntoResponse for AppError {
         let (status, title, message) = match self {
             AppError::NotFound(m) => (StatusCode::NOT_FOUND, "未找到".to_string(), m),
             AppError::BadRequest(m) => (StatusCode::BAD_REQUEST, "请求有误".to_string(), m),
+            AppError::Forbidden(m) => (StatusCode::FORBIDDEN, "不允许的操作".to_string(), m),
             AppError::Internal(m) => {
                 eprintln!("internal error: {m}");
                 (
@@ -413,6 +430,7 @@ struct HistoryRow {
 #[template(path = "person.html")]
 struct PersonPage {
     nav: &'static str,
+    id: i64,
     name: String,
     id_masked: String,
     sex: &'static str,
@@ -485,6 +503,7 @@ async fn person(State(app): State<Arc<App>>, Path(id): Path<i64>, Query(q): Quer
             .unwrap_or_else(|_| "（无效号码）".into());
         page(PersonPage {
             nav: "persons",
+            id,
             name: p.name,
             id_masked,
             sex: Sex::from_code(p.sex).map(|s| s.label()).unwrap_or("未知"),

@@ -32,10 +32,24 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// The entitlement engine on N people under the Inner Mongolia list plus one county list:
+    /// full run from the database, warm evaluation, a draft simulation, explanation latency.
+    Engine {
+        #[arg(long, default_value_t = 1_000_000)]
+        people: usize,
+        /// sqlite or postgres (the registry is imported once, untimed, and kept for reruns).
+        #[arg(long, default_value = "sqlite")]
+        target: String,
+        #[arg(long, default_value = "target/bench-data")]
+        data: PathBuf,
+        /// How many explanations to time.
+        #[arg(long, default_value_t = 1000)]
+        explanations: usize,
+    },
 }
 
 /// Peak resident memory of this process since the last reset, in bytes.
-fn peak_rss() -> Option<u64> {
+pub fn peak_rss() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -43,12 +57,18 @@ fn peak_rss() -> Option<u64> {
 }
 
 /// Resets the peak so that generation does not count against the import.
-fn reset_peak_rss() {
+pub fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 pub fn run(cmd: &BenchCommand, today: NaiveDate) -> Result<()> {
     match cmd {
+        BenchCommand::Engine {
+            people,
+            target,
+            data,
+            explanations,
+        } => crate::bench_engine::run(*people, target, data, *explanations, today),
         BenchCommand::Import {
             people,
             region,

@@ -2,6 +2,7 @@
 //! the import benchmark.
 
 mod bench;
+mod bench_engine;
 mod engine_cmd;
 
 use std::collections::HashMap;
@@ -379,7 +380,10 @@ fn open_ready(url: &str) -> Result<Db> {
 
 /// The declared type of a parameter in the shipped lists (or of the engine's cost shares).
 fn param_type(name: &str) -> Result<yanglao_rules::Type> {
-    if yanglao_entitlements::simulate::SHARE_PARAMS.iter().any(|(_, n)| *n == name) {
+    if yanglao_entitlements::simulate::SHARE_PARAMS
+        .iter()
+        .any(|(_, n)| *n == name)
+    {
         return Ok(yanglao_rules::Type::Int);
     }
     for (_, text) in yanglao_lists::content::BUILTIN {
