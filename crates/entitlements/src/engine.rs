@@ -172,7 +172,6 @@ pub fn evaluate_batch(
     params: &ParamBook,
     item: &CompiledItem,
 ) -> Result<ItemColumn, EngineError> {
-    let n = snapshot.len();
     let ctx = Context {
         snapshot,
         catalogue,
@@ -181,20 +180,55 @@ pub fn evaluate_batch(
         as_of: snapshot.as_of,
     };
     let scope = in_scope(&ctx, item)?;
+    evaluate_in_scope(snapshot, catalogue, params, item, &scope)
+}
+
+/// Alive and placed in the item's jurisdiction (by its basis) on the snapshot's date: the same
+/// for every item of a version, so callers compute it once per version and basis.
+pub fn scope_of(
+    snapshot: &Snapshot,
+    catalogue: &Catalogue,
+    params: &ParamBook,
+    item: &CompiledItem,
+) -> Result<BooleanArray, EngineError> {
+    let ctx = Context {
+        snapshot,
+        catalogue,
+        params,
+        basis: item.basis_fact(),
+        as_of: snapshot.as_of,
+    };
+    in_scope(&ctx, item)
+}
+
+/// [`evaluate_batch`] with the scope given. Rules are evaluated for the whole column (Arrow
+/// kernels), outcomes assembled only for the rows in scope: a prefecture's list costs nothing
+/// for the rest of the province.
+pub fn evaluate_in_scope(
+    snapshot: &Snapshot,
+    catalogue: &Catalogue,
+    params: &ParamBook,
+    item: &CompiledItem,
+    scope: &BooleanArray,
+) -> Result<ItemColumn, EngineError> {
+    let n = snapshot.len();
+    let mut status = vec![Status::OutOfScope; n];
+    let mut amounts: Vec<Option<i64>> = vec![None; n];
+    if scope.true_count() == 0 {
+        return Ok(ItemColumn { status, amount: amounts });
+    }
     let Some(rule) = &item.eligibility else {
-        let status = (0..n)
-            .map(|i| {
-                if scope.value(i) {
-                    Status::Manual
-                } else {
-                    Status::OutOfScope
-                }
-            })
-            .collect();
-        return Ok(ItemColumn {
-            status,
-            amount: vec![None; n],
-        });
+        for i in scope.values().set_indices() {
+            status[i] = Status::Manual;
+        }
+        return Ok(ItemColumn { status, amount: amounts });
+    };
+    let ctx = Context {
+        snapshot,
+        catalogue,
+        params,
+        basis: item.basis_fact(),
+        as_of: snapshot.as_of,
     };
     let elig = ctx.eval(rule)?;
     let elig_true = {
@@ -203,43 +237,29 @@ pub fn evaluate_batch(
         truth(b)
     };
     let amount = item.amount.as_ref().map(|a| ctx.eval(a)).transpose()?;
-    let amount_values = match &amount {
-        Some(a) if a.col.scalar => Some(
-            arrow_select::take::take(
-                a.col.array.as_ref(),
-                &arrow_array::UInt32Array::from(vec![0u32; n]),
-                None,
-            )
-            .map_err(VectorError::from)?,
-        ),
-        Some(a) => Some(a.col.array.clone()),
-        None => None,
-    };
-    let amount_ints = amount_values.as_ref().map(|a| a.as_primitive::<Int64Type>());
+    let amount_ints = amount.as_ref().and_then(|a| a.col.array.as_primitive_opt::<Int64Type>());
+    let amount_scalar = amount.as_ref().is_some_and(|a| a.col.scalar);
     let elig_scalar = elig.col.scalar;
-    let mut status = Vec::with_capacity(n);
-    let mut amounts = Vec::with_capacity(n);
     let flag = |m: &Option<BooleanArray>, i: usize| m.as_ref().is_some_and(|m| m.value(i));
-    for i in 0..n {
+    for i in scope.values().set_indices() {
         let holds = if elig_scalar {
             elig_true.value(0)
         } else {
             elig_true.value(i)
         };
-        let (s, a) = if !scope.value(i) {
-            (Status::OutOfScope, None)
-        } else if flag(&elig.missing_param, i) {
+        let (s, a) = if flag(&elig.missing_param, i) {
             (Status::Undetermined, None)
         } else if !holds {
             (Status::NotEntitled, None)
         } else if amount.as_ref().is_some_and(|a| flag(&a.missing_param, i)) {
             (Status::Undetermined, None)
         } else {
-            let a = amount_ints.and_then(|a| (!a.is_null(i)).then(|| a.value(i)));
+            let j = if amount_scalar { 0 } else { i };
+            let a = amount_ints.and_then(|a| (!a.is_null(j)).then(|| a.value(j)));
             (Status::Entitled, a)
         };
-        status.push(s);
-        amounts.push(a);
+        status[i] = s;
+        amounts[i] = a;
     }
     Ok(ItemColumn {
         status,

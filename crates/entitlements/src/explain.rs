@@ -255,6 +255,36 @@ pub fn facts_read(e: &Expr, out: &mut Vec<String>) {
     }
 }
 
+/// Parameters a rule names, without repeats.
+pub fn params_read(e: &Expr, out: &mut Vec<String>) {
+    match &e.kind {
+        ExprKind::Param { name, key } => {
+            if !out.contains(name) {
+                out.push(name.clone());
+            }
+            if let Some(k) = key {
+                params_read(k, out);
+            }
+        }
+        ExprKind::Not(a) => params_read(a, out),
+        ExprKind::And(a, b)
+        | ExprKind::Or(a, b)
+        | ExprKind::Cmp(_, a, b)
+        | ExprKind::Arith(_, a, b)
+        | ExprKind::Within(a, b)
+        | ExprKind::Contains(a, b) => {
+            params_read(a, out);
+            params_read(b, out);
+        }
+        ExprKind::If(a, b, c) => {
+            params_read(a, out);
+            params_read(b, out);
+            params_read(c, out);
+        }
+        _ => {}
+    }
+}
+
 /// Batch facts for citing: (department label, "2025-01 批次（文件名）").
 pub trait BatchLabels {
     fn label(&self, batch_id: i64) -> (String, String);

@@ -103,6 +103,20 @@ impl ParamBook {
         book
     }
 
+    /// Whether `name` has the same values (where, from when, what) in both books.
+    pub fn same_values(&self, other: &ParamBook, name: &str) -> bool {
+        let key = |b: &ParamBook| {
+            let mut v: Vec<(DivisionCode, NaiveDate, String)> = b
+                .entries
+                .get(name)
+                .map(|es| es.iter().map(|e| (e.division, e.valid_from, e.raw.clone())).collect())
+                .unwrap_or_default();
+            v.sort();
+            v
+        };
+        key(self) == key(other)
+    }
+
     pub fn param_type(&self, name: &str) -> Option<Type> {
         self.types.get(name).copied()
     }

@@ -11,7 +11,7 @@ use yanglao_store::entitlements::{self as store, Finding, RunWrite, StoredEntitl
 use yanglao_store::{Db, StoreError, Value};
 
 use crate::engine::{
-    compile, evaluate_batch, evaluate_one, versions_in_force, AppliedVersion, CompiledItem, EngineError, Status,
+    compile, evaluate_in_scope, evaluate_one, scope_of, versions_in_force, AppliedVersion, CompiledItem, EngineError, Status,
 };
 use crate::explain::{explain_item, BatchLabels, ItemExplanation};
 use crate::params::{ParamBook, ParamSource};
@@ -102,11 +102,18 @@ pub struct Evaluation {
 }
 
 pub fn evaluate_all(snapshot: &Snapshot, catalogue: &Catalogue, rules: &Rules) -> Result<Evaluation, RunError> {
-    let columns = rules
-        .items
-        .iter()
-        .map(|item| evaluate_batch(snapshot, catalogue, &rules.params, item))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut scopes: HashMap<(i64, &'static str), arrow_array::BooleanArray> = HashMap::new();
+    let mut columns = Vec::with_capacity(rules.items.len());
+    for item in &rules.items {
+        let key = (item.version.row.id, item.basis_fact());
+        if !scopes.contains_key(&key) {
+            scopes.insert(key, scope_of(snapshot, catalogue, &rules.params, item)?);
+        }
+        let scope = scopes
+            .get(&key)
+            .ok_or_else(|| RunError::NotFound("scope".into()))?;
+        columns.push(evaluate_in_scope(snapshot, catalogue, &rules.params, item, scope)?);
+    }
     Ok(Evaluation { columns })
 }
 
@@ -121,12 +128,19 @@ fn period_code(item: &CompiledItem) -> Option<String> {
     })
 }
 
-fn stored_status(s: Status) -> Option<&'static str> {
-    match s {
-        Status::Entitled => Some("entitled"),
-        Status::Undetermined => Some("undetermined"),
-        _ => None,
-    }
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct EntKey {
+    person: i64,
+    version: i64,
+    code: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct EntVal {
+    /// 1 entitled, 2 undetermined.
+    status: u8,
+    amount: Option<i64>,
+    division: u64,
 }
 
 /// Runs the engine for `as_of` and stores the result.
@@ -153,61 +167,120 @@ pub fn run(
     report.persons = snapshot.len();
     report.items = rules.items.len();
 
-    // New rows, in (person, version, item) order like the stored ones after sorting.
+    // New and stored rows as compact keys (item codes interned), sorted and merged: only the
+    // difference is written.
     let t = Instant::now();
     let ids = snapshot.person_ids();
-    let mut fresh: Vec<StoredEntitlement> = Vec::new();
+    let mut codes: Vec<String> = Vec::new();
+    let mut code_ix: HashMap<String, u32> = HashMap::new();
+    let mut intern = |c: &str| -> u32 {
+        if let Some(i) = code_ix.get(c) {
+            return *i;
+        }
+        let i = u32::try_from(codes.len()).unwrap_or(u32::MAX);
+        codes.push(c.to_string());
+        code_ix.insert(c.to_string(), i);
+        i
+    };
+    let mut fresh: Vec<(EntKey, EntVal)> = Vec::new();
+    let mut periods: HashMap<(i64, u32), Option<String>> = HashMap::new();
     for (item, col) in rules.items.iter().zip(&eval.columns) {
         let basis = snapshot.column(item.basis_fact());
-        let period = period_code(item);
+        let code = intern(item.code());
+        periods.insert((item.version.row.id, code), period_code(item));
         for (row, s) in col.status.iter().enumerate() {
-            let Some(status) = stored_status(*s) else { continue };
-            if *s == Status::Entitled {
-                report.entitled += 1;
-            } else {
-                report.undetermined += 1;
-            }
-            fresh.push(StoredEntitlement {
-                person_id: ids.value(row),
-                version_id: item.version.row.id,
-                item_code: item.code().to_string(),
-                status: status.to_string(),
-                amount_fen: col.amount[row],
-                period: period.clone(),
-                param_division: basis
-                    .and_then(|b| division_at(b, row))
-                    .map(|d| d.full())
-                    .unwrap_or_default(),
-            });
+            let status = match s {
+                Status::Entitled => {
+                    report.entitled += 1;
+                    1
+                }
+                Status::Undetermined => {
+                    report.undetermined += 1;
+                    2
+                }
+                _ => continue,
+            };
+            fresh.push((
+                EntKey {
+                    person: ids.value(row),
+                    version: item.version.row.id,
+                    code,
+                },
+                EntVal {
+                    status,
+                    amount: col.amount[row],
+                    division: basis
+                        .and_then(|b| division_at(b, row))
+                        .map(|d| d.as_u64())
+                        .unwrap_or(0),
+                },
+            ));
         }
     }
-    let key = |e: &StoredEntitlement| (e.person_id, e.version_id, e.item_code.clone());
-    fresh.sort_by_key(key);
-    let mut old: Vec<StoredEntitlement> = Vec::new();
-    store::scan_entitlements(db, as_of, |e| old.push(e))?;
-    old.sort_by_key(key);
+    fresh.sort_unstable_by_key(|e| e.0);
+    let mut old: Vec<(EntKey, EntVal)> = Vec::new();
+    db.scan_raw(
+        "SELECT person_id, version_id, item_code, status, amount_fen, param_division FROM entitlement WHERE as_of = $1",
+        &[Value::Date(as_of)],
+        |r| {
+            let status = match r.str(3)? {
+                Some("entitled") => 1,
+                Some("undetermined") => 2,
+                _ => 0,
+            };
+            old.push((
+                EntKey {
+                    person: r.int(0)?,
+                    version: r.int(1)?,
+                    code: intern(r.str(2)?.unwrap_or("")),
+                },
+                EntVal {
+                    status,
+                    amount: r.opt_int(4)?,
+                    division: r.str(5)?.and_then(|d| d.parse().ok()).unwrap_or(0),
+                },
+            ));
+            Ok(())
+        },
+    )?;
+    old.sort_unstable_by_key(|e| e.0);
+    let stored = |k: &EntKey, v: &EntVal| StoredEntitlement {
+        person_id: k.person,
+        version_id: k.version,
+        item_code: codes[k.code as usize].clone(),
+        status: if v.status == 1 { "entitled" } else { "undetermined" }.to_string(),
+        amount_fen: v.amount,
+        period: periods.get(&(k.version, k.code)).cloned().flatten(),
+        param_division: if v.division == 0 {
+            String::new()
+        } else {
+            format!("{:012}", v.division)
+        },
+    };
     let (mut add, mut remove, mut changed) = (Vec::new(), Vec::new(), 0i64);
     {
         let (mut i, mut j) = (0, 0);
         while i < fresh.len() || j < old.len() {
             let ord = match (fresh.get(i), old.get(j)) {
-                (Some(a), Some(b)) => key(a).cmp(&key(b)),
+                (Some(a), Some(b)) => a.0.cmp(&b.0),
                 (Some(_), None) => std::cmp::Ordering::Less,
                 _ => std::cmp::Ordering::Greater,
             };
             match ord {
                 std::cmp::Ordering::Less => {
-                    add.push(fresh[i].clone());
+                    add.push(stored(&fresh[i].0, &fresh[i].1));
                     i += 1;
                 }
                 std::cmp::Ordering::Greater => {
-                    remove.push((old[j].person_id, old[j].version_id, old[j].item_code.clone()));
+                    let k = old[j].0;
+                    remove.push((k.person, k.version, codes[k.code as usize].clone()));
                     j += 1;
                 }
                 std::cmp::Ordering::Equal => {
-                    if fresh[i] != old[j] {
-                        remove.push((old[j].person_id, old[j].version_id, old[j].item_code.clone()));
-                        add.push(fresh[i].clone());
+                    if fresh[i].1 != old[j].1 {
+                        let k = old[j].0;
+                        remove.push((k.person, k.version, codes[k.code as usize].clone()));
+                        add.push(stored(&fresh[i].0, &fresh[i].1));
                         changed += 1;
                     }
                     i += 1;
@@ -216,6 +289,8 @@ pub fn run(
             }
         }
     }
+    drop(fresh);
+    drop(old);
     report.timings.diff_ms = t.elapsed().as_millis();
     report.added = i64::try_from(add.len()).unwrap_or(i64::MAX) - changed;
     report.removed = i64::try_from(remove.len()).unwrap_or(i64::MAX) - changed;
@@ -315,6 +390,9 @@ fn sync_work(
     store::scan_receipts(db, as_of, |p, item, amount| {
         receipts.insert((p, item), amount);
     })?;
+    // An item is tracked once any receipt for it has been imported: without payment data for an
+    // item, "not receiving" cannot be told from "no data", so it opens no 应享未享 items.
+    let tracked: HashSet<&str> = receipts.keys().map(|(_, code)| code.as_str()).collect();
     let ids = snapshot.person_ids();
     let row_of: HashMap<i64, usize> = if receipts.is_empty() {
         HashMap::new()
@@ -331,6 +409,9 @@ fn sync_work(
         }
     }
     for (k, item) in rules.items.iter().enumerate() {
+        if !tracked.contains(item.code()) {
+            continue;
+        }
         let col = &eval.columns[k];
         let basis = snapshot.column(item.basis_fact());
         for (row, s) in col.status.iter().enumerate() {

@@ -14,8 +14,9 @@ use serde::Serialize;
 use yanglao_domain::{Catalogue, DivisionCode, DivisionLevel};
 use yanglao_lists::model::Period;
 
-use crate::engine::{CompiledItem, ItemColumn, Status};
-use crate::run::{evaluate_all, Rules, RunError};
+use crate::engine::{ItemColumn, Status};
+use crate::engine::{evaluate_in_scope, scope_of, CompiledItem};
+use crate::run::{Rules, RunError};
 use crate::snapshot::{division_at, Snapshot};
 
 /// Shares of the cost by paying level, in per cent, set by a jurisdiction.
@@ -68,6 +69,8 @@ pub struct Simulation {
     /// Some of the people gained (ids), for a look at who they are.
     pub gained_sample: Vec<i64>,
     pub lost_sample: Vec<i64>,
+    /// Items whose rules and parameters are the same in both: not evaluated, no change.
+    pub unchanged_items: usize,
     pub evaluate_ms: u128,
 }
 
@@ -90,12 +93,46 @@ fn county_of(d: DivisionCode) -> DivisionCode {
     d.ancestor(DivisionLevel::County).unwrap_or(d)
 }
 
+/// Items that cannot differ: same rules, basis, period and jurisdiction, and every parameter
+/// they read has the same values in both. They are not evaluated at all.
+fn unchanged(a: &CompiledItem, b: &CompiledItem, pa: &crate::params::ParamBook, pb: &crate::params::ParamBook) -> bool {
+    let (x, y) = (a.item(), b.item());
+    if x.eligibility != y.eligibility
+        || x.amount != y.amount
+        || x.basis != y.basis
+        || x.period != y.period
+        || a.jurisdiction() != b.jurisdiction()
+    {
+        return false;
+    }
+    let mut names = Vec::new();
+    for e in [&a.eligibility, &a.amount].into_iter().flatten() {
+        crate::explain::params_read(e, &mut names);
+    }
+    names.iter().all(|n| pa.same_values(pb, n)) && SHARE_PARAMS.iter().all(|(_, n)| pa.same_values(pb, n))
+}
+
+type ScopeCache = HashMap<(i64, &'static str), arrow_array::BooleanArray>;
+
+fn eval_item(
+    snapshot: &Snapshot,
+    catalogue: &Catalogue,
+    rules: &Rules,
+    i: usize,
+    scopes: &mut ScopeCache,
+) -> Result<ItemColumn, RunError> {
+    let item = &rules.items[i];
+    let key = (item.version.row.id, item.basis_fact());
+    if !scopes.contains_key(&key) {
+        scopes.insert(key, scope_of(snapshot, catalogue, &rules.params, item)?);
+    }
+    let scope = scopes.get(&key).ok_or_else(|| RunError::NotFound("scope".into()))?;
+    Ok(evaluate_in_scope(snapshot, catalogue, &rules.params, item, scope)?)
+}
+
 /// Compares `new` against `base` on one snapshot.
 pub fn compare(snapshot: &Snapshot, catalogue: &Catalogue, base: &Rules, new: &Rules) -> Result<Simulation, RunError> {
     let t = Instant::now();
-    let base_eval = evaluate_all(snapshot, catalogue, base)?;
-    let new_eval = evaluate_all(snapshot, catalogue, new)?;
-    let evaluate_ms = t.elapsed().as_millis();
     let n = snapshot.len();
     let base_by_key: HashMap<(DivisionCode, String), usize> =
         base.items.iter().enumerate().map(|(i, it)| (key(it), i)).collect();
@@ -109,7 +146,6 @@ pub fn compare(snapshot: &Snapshot, catalogue: &Catalogue, base: &Rules, new: &R
     let mut sim = Simulation {
         as_of: Some(snapshot.as_of),
         persons: n,
-        evaluate_ms,
         ..Default::default()
     };
     let mut by_division: BTreeMap<DivisionCode, DivisionImpact> = BTreeMap::new();
@@ -117,19 +153,24 @@ pub fn compare(snapshot: &Snapshot, catalogue: &Catalogue, base: &Rules, new: &R
         status: vec![Status::OutOfScope; n],
         amount: vec![None; n],
     };
+    let (mut base_scopes, mut new_scopes) = (ScopeCache::new(), ScopeCache::new());
     // Shares are resolved once per distinct division.
     let mut shares_cache: HashMap<DivisionCode, Option<Vec<(String, i64)>>> = HashMap::new();
     for k in keys {
         let b = base_by_key.get(&k).copied();
         let w = new_by_key.get(&k).copied();
-        let (b_col, b_item) = match b {
-            Some(i) => (&base_eval.columns[i], Some(&base.items[i])),
-            None => (&empty, None),
-        };
-        let (w_col, w_item) = match w {
-            Some(i) => (&new_eval.columns[i], Some(&new.items[i])),
-            None => (&empty, None),
-        };
+        if let (Some(x), Some(y)) = (b, w) {
+            if unchanged(&base.items[x], &new.items[y], &base.params, &new.params) {
+                sim.unchanged_items += 1;
+                continue;
+            }
+        }
+        let b_owned = b.map(|i| eval_item(snapshot, catalogue, base, i, &mut base_scopes)).transpose()?;
+        let w_owned = w.map(|i| eval_item(snapshot, catalogue, new, i, &mut new_scopes)).transpose()?;
+        let b_col = b_owned.as_ref().unwrap_or(&empty);
+        let w_col = w_owned.as_ref().unwrap_or(&empty);
+        let b_item = b.map(|i| &base.items[i]);
+        let w_item = w.map(|i| &new.items[i]);
         let Some(any) = w_item.or(b_item) else { continue };
         let b_times = b_item.map_or(1, |i| times_per_year(i.period()));
         let w_times = w_item.map_or(1, |i| times_per_year(i.period()));
@@ -209,6 +250,7 @@ pub fn compare(snapshot: &Snapshot, catalogue: &Catalogue, base: &Rules, new: &R
         sim.items.push(imp);
     }
     sim.divisions = by_division.into_values().collect();
+    sim.evaluate_ms = t.elapsed().as_millis();
     Ok(sim)
 }
 

@@ -210,12 +210,9 @@ fn run_rerun_explain_receipts_and_simulation_on_both_databases() {
             .expect("int");
         assert_eq!(count, 2, "{}: the bad file added nothing", t.name);
 
-        let third = run(db, &cat, as_of(), "测试", Utc::now()).expect("run");
-        assert_eq!(
-            third.work_closed, 1,
-            "{}: the unclaimed item of the paid person closes",
-            t.name
-        );
+        // Before any receipt, no item is tracked: no 应享未享 at all.
+        assert_eq!(first.work_opened, 0, "{}: untracked items open no work", t.name);
+        run(db, &cat, as_of(), "测试", Utc::now()).expect("run");
         let items = |kind: &str| {
             work_items(
                 db,
@@ -246,10 +243,23 @@ fn run_rerun_explain_receipts_and_simulation_on_both_databases() {
             inel[0].reason
         );
         assert!(inel[0].division.starts_with("1504"), "{}", inel[0].division);
+        // 高龄津贴 is now tracked: every other recipient is 应享未享, and only for that item.
         let unclaimed = items(KIND_UNCLAIMED);
-        assert!(!unclaimed
-            .iter()
-            .any(|w| w.person_id == *old_pid && w.item_code == "gaoling-jintie"));
+        let gaoling_people = stored.values().filter(|s| s.contains("gaoling-jintie")).count();
+        assert_eq!(unclaimed.len(), gaoling_people - 1, "{}", t.name);
+        assert!(unclaimed.iter().all(|w| w.item_code == "gaoling-jintie"));
+        assert!(!unclaimed.iter().any(|w| w.person_id == *old_pid));
+        // Paying the rest closes their items on the next run.
+        let csv2 = dir.path().join("receipts2.csv");
+        let mut text = String::from("身份证号,项目代码,金额,起始日期\n");
+        for w in &unclaimed {
+            text.push_str(&format!("{},gaoling-jintie,,2024-01-01\n", id_number_of(db, w.person_id)));
+        }
+        std::fs::write(&csv2, text).expect("write");
+        import_receipts(db, &csv2, "民政发放 2025-01", &codes, "测试", Utc::now()).expect("receipts");
+        let fourth = run(db, &cat, as_of(), "测试", Utc::now()).expect("run");
+        assert_eq!(fourth.work_closed as usize, unclaimed.len(), "{}", t.name);
+        assert!(items(KIND_UNCLAIMED).is_empty());
 
         // Simulation: 高龄津贴 100元 → 200元 costs 100元 × 12 per recipient under 100.
         let snap = Snapshot::load(db, as_of()).expect("snapshot");

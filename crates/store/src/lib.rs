@@ -185,6 +185,26 @@ pub trait Tx {
     /// Streams the rows of a query through `f` without collecting them: whole-registry reads
     /// (the entitlement snapshot) would otherwise hold millions of rows at once.
     fn scan(&mut self, sql: &str, params: &[Value], f: &mut dyn FnMut(&Row) -> Result<()>) -> Result<u64>;
+
+    /// Like [`Tx::scan`] but the row is borrowed from the driver: no value is copied unless the
+    /// caller keeps it. For the few whole-table reads where per-row allocation dominates.
+    fn scan_raw(&mut self, sql: &str, params: &[Value], f: &mut dyn FnMut(&dyn RawRow) -> Result<()>) -> Result<u64>;
+}
+
+/// A row as the driver holds it.
+pub trait RawRow {
+    fn int(&self, i: usize) -> Result<i64>;
+    fn opt_int(&self, i: usize) -> Result<Option<i64>>;
+    /// Text (or a date read as text on SQLite); `None` for NULL.
+    fn str(&self, i: usize) -> Result<Option<&str>>;
+    /// A date column as days since 1970-01-01 (TEXT `YYYY-MM-DD` on SQLite, DATE on PostgreSQL).
+    fn days(&self, i: usize) -> Result<Option<i32>>;
+}
+
+/// Days since 1970-01-01 of `YYYY-MM-DD`.
+pub fn days_of(text: &str) -> Option<i32> {
+    let d = NaiveDate::parse_from_str(text.get(..10)?, "%Y-%m-%d").ok()?;
+    i32::try_from((d - NaiveDate::from_ymd_opt(1970, 1, 1)?).num_days()).ok()
 }
 
 pub trait BulkWriter {
@@ -245,6 +265,14 @@ impl Db {
 
     pub fn query_one(&self, sql: &str, params: &[Value]) -> Result<Option<Row>> {
         Ok(self.query(sql, params)?.into_iter().next())
+    }
+
+    /// Streams borrowed rows through `f` (see [`Tx::scan_raw`]); returns the number of rows.
+    pub fn scan_raw(&self, sql: &str, params: &[Value], mut f: impl FnMut(&dyn RawRow) -> Result<()>) -> Result<u64> {
+        match &*self.inner {
+            Inner::Sqlite(db) => db.read(|c| c.scan_raw(sql, params, &mut f)),
+            Inner::Postgres(db) => db.read(|c| c.scan_raw(sql, params, &mut f)),
+        }
     }
 
     /// Streams a query's rows through `f` (see [`Tx::scan`]); returns the number of rows.

@@ -9,7 +9,35 @@ use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use postgres::{Client, NoTls};
 
 use crate::pool::Pool;
-use crate::{Backend, BulkWriter, ColType, Result, Row, StoreError, Tx, Value};
+use crate::{Backend, BulkWriter, ColType, RawRow, Result, Row, StoreError, Tx, Value};
+
+struct PgRaw<'a>(&'a postgres::Row);
+
+impl RawRow for PgRaw<'_> {
+    fn int(&self, i: usize) -> Result<i64> {
+        self.opt_int(i)?.ok_or_else(|| StoreError::Decode {
+            column: i,
+            detail: "NULL where an integer was expected".into(),
+        })
+    }
+    fn opt_int(&self, i: usize) -> Result<Option<i64>> {
+        Ok(match *self.0.columns()[i].type_() {
+            Type::INT4 => self.0.try_get::<_, Option<i32>>(i)?.map(i64::from),
+            Type::INT2 => self.0.try_get::<_, Option<i16>>(i)?.map(i64::from),
+            _ => self.0.try_get::<_, Option<i64>>(i)?,
+        })
+    }
+    fn str(&self, i: usize) -> Result<Option<&str>> {
+        Ok(self.0.try_get::<_, Option<&str>>(i)?)
+    }
+    fn days(&self, i: usize) -> Result<Option<i32>> {
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+        Ok(self
+            .0
+            .try_get::<_, Option<NaiveDate>>(i)?
+            .and_then(|d| i32::try_from((d - epoch).num_days()).ok()))
+    }
+}
 
 pub struct PgDb {
     pool: Pool<Client>,
@@ -131,6 +159,18 @@ impl Tx for PgTx<'_, '_> {
         let mut count = 0;
         while let Some(r) = rows.next()? {
             f(&read_row(&r)?)?;
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    fn scan_raw(&mut self, sql: &str, values: &[Value], f: &mut dyn FnMut(&dyn RawRow) -> Result<()>) -> Result<u64> {
+        use postgres::fallible_iterator::FallibleIterator;
+        let stmt = self.tx.prepare(sql)?;
+        let mut rows = self.tx.query_raw(&stmt, params(values))?;
+        let mut count = 0;
+        while let Some(r) = rows.next()? {
+            f(&PgRaw(&r))?;
             count += 1;
         }
         Ok(count)

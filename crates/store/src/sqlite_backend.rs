@@ -6,7 +6,47 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, ToSql};
 
 use crate::pool::Pool;
-use crate::{Backend, BulkWriter, ColType, Result, Row, StoreError, Tx, Value};
+use crate::{days_of, Backend, BulkWriter, ColType, RawRow, Result, Row, StoreError, Tx, Value};
+
+struct SqliteRaw<'a, 'b>(&'a rusqlite::Row<'b>);
+
+fn raw_decode(i: usize, what: &str) -> StoreError {
+    StoreError::Decode {
+        column: i,
+        detail: what.to_string(),
+    }
+}
+
+impl RawRow for SqliteRaw<'_, '_> {
+    fn int(&self, i: usize) -> Result<i64> {
+        self.opt_int(i)?.ok_or_else(|| raw_decode(i, "NULL where an integer was expected"))
+    }
+    fn opt_int(&self, i: usize) -> Result<Option<i64>> {
+        match self.0.get_ref(i)? {
+            ValueRef::Null => Ok(None),
+            ValueRef::Integer(v) => Ok(Some(v)),
+            ValueRef::Text(t) => std::str::from_utf8(t)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .map(Some)
+                .ok_or_else(|| raw_decode(i, "not an integer")),
+            _ => Err(raw_decode(i, "not an integer")),
+        }
+    }
+    fn str(&self, i: usize) -> Result<Option<&str>> {
+        match self.0.get_ref(i)? {
+            ValueRef::Null => Ok(None),
+            ValueRef::Text(t) => std::str::from_utf8(t).map(Some).map_err(|_| raw_decode(i, "not UTF-8")),
+            _ => Err(raw_decode(i, "not text")),
+        }
+    }
+    fn days(&self, i: usize) -> Result<Option<i32>> {
+        match self.str(i)? {
+            None => Ok(None),
+            Some(s) => days_of(s).map(Some).ok_or_else(|| raw_decode(i, "not a date")),
+        }
+    }
+}
 
 pub struct SqliteDb {
     writer: Mutex<Connection>,
@@ -131,6 +171,17 @@ impl Tx for SqliteTx<'_> {
         let mut count = 0;
         while let Some(r) = rows.next()? {
             f(&read_row(r, n)?)?;
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    fn scan_raw(&mut self, sql: &str, params: &[Value], f: &mut dyn FnMut(&dyn RawRow) -> Result<()>) -> Result<u64> {
+        let mut stmt = self.conn.prepare_cached(&numbered(sql))?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
+        let mut count = 0;
+        while let Some(r) = rows.next()? {
+            f(&SqliteRaw(r))?;
             count += 1;
         }
         Ok(count)

@@ -146,12 +146,48 @@ fn prepare(db: &Db, people: usize, data: &Path, as_of: NaiveDate) -> Result<()> 
     Ok(())
 }
 
+/// Payment data for 高龄津贴, so the work lists have realistic content: 90% of the entitled
+/// paid, plus 1,000 people paid after their death (untimed setup, once).
+fn seed_receipts(db: &Db, cat: &yanglao_domain::Catalogue, as_of: NaiveDate) -> Result<()> {
+    let have = db
+        .query_one("SELECT COUNT(*) FROM benefit_receipt", &[])?
+        .map(|r| r.int(0))
+        .transpose()?
+        .unwrap_or(0);
+    if have > 0 {
+        return Ok(());
+    }
+    run_engine(db, cat, as_of, "基准测试（准备）", Utc::now())?;
+    let now = yanglao_store::Value::Time(Utc::now());
+    db.exec(
+        "INSERT INTO benefit_receipt (person_id, item_code, amount_fen, valid_from, valid_to, source, recorded_by, recorded_at)
+         SELECT person_id, item_code, amount_fen, $1, NULL, '基准测试', '基准测试', $2 FROM entitlement
+         WHERE as_of = $3 AND item_code = 'gaoling-jintie' AND status = 'entitled' AND person_id % 10 <> 0",
+        &[
+            yanglao_store::Value::Date(NaiveDate::from_ymd_opt(2024, 1, 1).unwrap_or(as_of)),
+            now.clone(),
+            yanglao_store::Value::Date(as_of),
+        ],
+    )?;
+    db.exec(
+        "INSERT INTO benefit_receipt (person_id, item_code, amount_fen, valid_from, valid_to, source, recorded_by, recorded_at)
+         SELECT person_id, 'gaoling-jintie', 10000, $1, NULL, '基准测试', '基准测试', $2 FROM fact
+         WHERE kind = 'death' ORDER BY person_id LIMIT 1000",
+        &[
+            yanglao_store::Value::Date(NaiveDate::from_ymd_opt(2024, 1, 1).unwrap_or(as_of)),
+            now,
+        ],
+    )?;
+    Ok(())
+}
+
 pub fn run(people: usize, target: &str, data: &Path, explanations: usize, today: NaiveDate) -> Result<()> {
     let as_of = NaiveDate::from_ymd_opt(2025, 6, 30).unwrap_or(today);
     let db = open_target(target, people, data)?;
     prepare(&db, people, data, as_of).context("setup")?;
     let cat = divisions::load_catalogue(&db)?;
     let backend = db.backend().name();
+    seed_receipts(&db, &cat, as_of).context("receipts")?;
 
     // Full run from the database, writing entitlements and work lists, from empty.
     db.exec("DELETE FROM entitlement", &[])?;

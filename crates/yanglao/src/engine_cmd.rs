@@ -145,7 +145,11 @@ pub fn print_simulation(cat: &Catalogue, sim: &Simulation, title: &str, load_ms:
         sim.lost_total,
         Fen::new(sim.cost_change_fen)
     );
-    for i in sim.items.iter().filter(|i| i.gained + i.lost > 0 || i.base_cost_fen != i.new_cost_fen) {
+    for i in sim
+        .items
+        .iter()
+        .filter(|i| i.gained + i.lost > 0 || i.base_cost_fen != i.new_cost_fen)
+    {
         let levels = i
             .by_level
             .iter()

@@ -26,7 +26,7 @@ CREATE TABLE entitlement (
     param_division TEXT NOT NULL,
     run_id         BIGINT NOT NULL,
     PRIMARY KEY (as_of, person_id, version_id, item_code)
-);
+) WITHOUT ROWID;
 -- The parameter values a run used, per division it placed people in.
 CREATE TABLE entitlement_param (
     run_id   BIGINT NOT NULL,
