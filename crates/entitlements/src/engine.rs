@@ -161,8 +161,30 @@ impl Status {
 #[derive(Debug, Clone)]
 pub struct ItemColumn {
     pub status: Vec<Status>,
+    /// The amount rule's values (one value for everybody when `amount_scalar`).
+    amounts: Option<arrow_array::Int64Array>,
+    amount_scalar: bool,
+}
+
+impl ItemColumn {
+    /// Nobody in scope.
+    pub fn out_of_scope(n: usize) -> ItemColumn {
+        ItemColumn {
+            status: vec![Status::OutOfScope; n],
+            amounts: None,
+            amount_scalar: false,
+        }
+    }
+
     /// Amount in fen where entitled and the item has an amount.
-    pub amount: Vec<Option<i64>>,
+    pub fn amount(&self, row: usize) -> Option<i64> {
+        if self.status.get(row) != Some(&Status::Entitled) {
+            return None;
+        }
+        let a = self.amounts.as_ref()?;
+        let j = if self.amount_scalar { 0 } else { row };
+        (j < a.len() && !a.is_null(j)).then(|| a.value(j))
+    }
 }
 
 /// Evaluates `item` for everyone in the snapshot.
@@ -212,16 +234,15 @@ pub fn evaluate_in_scope(
     scope: &BooleanArray,
 ) -> Result<ItemColumn, EngineError> {
     let n = snapshot.len();
-    let mut status = vec![Status::OutOfScope; n];
-    let mut amounts: Vec<Option<i64>> = vec![None; n];
+    let mut out = ItemColumn::out_of_scope(n);
     if scope.true_count() == 0 {
-        return Ok(ItemColumn { status, amount: amounts });
+        return Ok(out);
     }
     let Some(rule) = &item.eligibility else {
         for i in scope.values().set_indices() {
-            status[i] = Status::Manual;
+            out.status[i] = Status::Manual;
         }
-        return Ok(ItemColumn { status, amount: amounts });
+        return Ok(out);
     };
     let ctx = Context {
         snapshot,
@@ -237,34 +258,30 @@ pub fn evaluate_in_scope(
         truth(b)
     };
     let amount = item.amount.as_ref().map(|a| ctx.eval(a)).transpose()?;
-    let amount_ints = amount.as_ref().and_then(|a| a.col.array.as_primitive_opt::<Int64Type>());
-    let amount_scalar = amount.as_ref().is_some_and(|a| a.col.scalar);
     let elig_scalar = elig.col.scalar;
     let flag = |m: &Option<BooleanArray>, i: usize| m.as_ref().is_some_and(|m| m.value(i));
+    let amount_missing = amount.as_ref().and_then(|a| a.missing_param.clone());
     for i in scope.values().set_indices() {
         let holds = if elig_scalar {
             elig_true.value(0)
         } else {
             elig_true.value(i)
         };
-        let (s, a) = if flag(&elig.missing_param, i) {
-            (Status::Undetermined, None)
+        out.status[i] = if flag(&elig.missing_param, i) {
+            Status::Undetermined
         } else if !holds {
-            (Status::NotEntitled, None)
-        } else if amount.as_ref().is_some_and(|a| flag(&a.missing_param, i)) {
-            (Status::Undetermined, None)
+            Status::NotEntitled
+        } else if flag(&amount_missing, i) {
+            Status::Undetermined
         } else {
-            let j = if amount_scalar { 0 } else { i };
-            let a = amount_ints.and_then(|a| (!a.is_null(j)).then(|| a.value(j)));
-            (Status::Entitled, a)
+            Status::Entitled
         };
-        status[i] = s;
-        amounts[i] = a;
     }
-    Ok(ItemColumn {
-        status,
-        amount: amounts,
-    })
+    if let Some(a) = amount {
+        out.amount_scalar = a.col.scalar;
+        out.amounts = a.col.array.as_primitive_opt::<Int64Type>().cloned();
+    }
+    Ok(out)
 }
 
 /// Alive and placed in the jurisdiction on the date.

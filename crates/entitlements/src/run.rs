@@ -11,7 +11,8 @@ use yanglao_store::entitlements::{self as store, Finding, RunWrite, StoredEntitl
 use yanglao_store::{Db, StoreError, Value};
 
 use crate::engine::{
-    compile, evaluate_in_scope, evaluate_one, scope_of, versions_in_force, AppliedVersion, CompiledItem, EngineError, Status,
+    compile, evaluate_in_scope, evaluate_one, scope_of, versions_in_force, AppliedVersion, CompiledItem, EngineError,
+    Status,
 };
 use crate::explain::{explain_item, BatchLabels, ItemExplanation};
 use crate::params::{ParamBook, ParamSource};
@@ -109,9 +110,7 @@ pub fn evaluate_all(snapshot: &Snapshot, catalogue: &Catalogue, rules: &Rules) -
         if !scopes.contains_key(&key) {
             scopes.insert(key, scope_of(snapshot, catalogue, &rules.params, item)?);
         }
-        let scope = scopes
-            .get(&key)
-            .ok_or_else(|| RunError::NotFound("scope".into()))?;
+        let scope = scopes.get(&key).ok_or_else(|| RunError::NotFound("scope".into()))?;
         columns.push(evaluate_in_scope(snapshot, catalogue, &rules.params, item, scope)?);
     }
     Ok(Evaluation { columns })
@@ -208,11 +207,8 @@ pub fn run(
                 },
                 EntVal {
                     status,
-                    amount: col.amount[row],
-                    division: basis
-                        .and_then(|b| division_at(b, row))
-                        .map(|d| d.as_u64())
-                        .unwrap_or(0),
+                    amount: col.amount(row),
+                    division: basis.and_then(|b| division_at(b, row)).map(|d| d.as_u64()).unwrap_or(0),
                 },
             ));
         }
@@ -437,13 +433,13 @@ fn sync_work(
                                 item.version.list.title,
                                 item.item().seq
                             ),
-                            amount_fen: col.amount[row],
+                            amount_fen: col.amount(row),
                             received_fen: None,
                         });
                     }
                 }
                 Some(received) => {
-                    if let (Some(due), Some(got)) = (col.amount[row], received) {
+                    if let (Some(due), Some(got)) = (col.amount(row), received) {
                         if due != *got && seen.insert((KIND_AMOUNT, pid, item.code().to_string())) {
                             findings.push(Finding {
                                 kind: KIND_AMOUNT.into(),

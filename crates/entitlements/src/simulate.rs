@@ -14,8 +14,8 @@ use serde::Serialize;
 use yanglao_domain::{Catalogue, DivisionCode, DivisionLevel};
 use yanglao_lists::model::Period;
 
-use crate::engine::{ItemColumn, Status};
 use crate::engine::{evaluate_in_scope, scope_of, CompiledItem};
+use crate::engine::{ItemColumn, Status};
 use crate::run::{Rules, RunError};
 use crate::snapshot::{division_at, Snapshot};
 
@@ -149,10 +149,7 @@ pub fn compare(snapshot: &Snapshot, catalogue: &Catalogue, base: &Rules, new: &R
         ..Default::default()
     };
     let mut by_division: BTreeMap<DivisionCode, DivisionImpact> = BTreeMap::new();
-    let empty = ItemColumn {
-        status: vec![Status::OutOfScope; n],
-        amount: vec![None; n],
-    };
+    let empty = ItemColumn::out_of_scope(n);
     let (mut base_scopes, mut new_scopes) = (ScopeCache::new(), ScopeCache::new());
     // Shares are resolved once per distinct division.
     let mut shares_cache: HashMap<DivisionCode, Option<Vec<(String, i64)>>> = HashMap::new();
@@ -165,8 +162,12 @@ pub fn compare(snapshot: &Snapshot, catalogue: &Catalogue, base: &Rules, new: &R
                 continue;
             }
         }
-        let b_owned = b.map(|i| eval_item(snapshot, catalogue, base, i, &mut base_scopes)).transpose()?;
-        let w_owned = w.map(|i| eval_item(snapshot, catalogue, new, i, &mut new_scopes)).transpose()?;
+        let b_owned = b
+            .map(|i| eval_item(snapshot, catalogue, base, i, &mut base_scopes))
+            .transpose()?;
+        let w_owned = w
+            .map(|i| eval_item(snapshot, catalogue, new, i, &mut new_scopes))
+            .transpose()?;
         let b_col = b_owned.as_ref().unwrap_or(&empty);
         let w_col = w_owned.as_ref().unwrap_or(&empty);
         let b_item = b.map(|i| &base.items[i]);
@@ -184,12 +185,12 @@ pub fn compare(snapshot: &Snapshot, catalogue: &Catalogue, base: &Rules, new: &R
             let was = b_col.status[row] == Status::Entitled;
             let is = w_col.status[row] == Status::Entitled;
             let was_cost = if was {
-                b_col.amount[row].unwrap_or(0) * b_times
+                b_col.amount(row).unwrap_or(0) * b_times
             } else {
                 0
             };
             let is_cost = if is {
-                w_col.amount[row].unwrap_or(0) * w_times
+                w_col.amount(row).unwrap_or(0) * w_times
             } else {
                 0
             };

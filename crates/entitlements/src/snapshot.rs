@@ -171,9 +171,12 @@ impl Snapshot {
                         // No residence record: the 户籍 (see `PersonFacts::residence`).
                         let hukou_slots = &kinds[kind_slot(FactKind::Hukou)];
                         let hukou: Vec<Value> = std::iter::once(Value::Missing)
-                            .chain(hukou_slots.values.iter().map(|t| {
-                                DivisionCode::parse(t).map_or(Value::Missing, Value::Division)
-                            }))
+                            .chain(
+                                hukou_slots
+                                    .values
+                                    .iter()
+                                    .map(|t| DivisionCode::parse(t).map_or(Value::Missing, Value::Division)),
+                            )
                             .collect();
                         for row in 0..n {
                             let v = slots.value[row] as usize;

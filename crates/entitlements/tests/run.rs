@@ -253,7 +253,10 @@ fn run_rerun_explain_receipts_and_simulation_on_both_databases() {
         let csv2 = dir.path().join("receipts2.csv");
         let mut text = String::from("身份证号,项目代码,金额,起始日期\n");
         for w in &unclaimed {
-            text.push_str(&format!("{},gaoling-jintie,,2024-01-01\n", id_number_of(db, w.person_id)));
+            text.push_str(&format!(
+                "{},gaoling-jintie,,2024-01-01\n",
+                id_number_of(db, w.person_id)
+            ));
         }
         std::fs::write(&csv2, text).expect("write");
         import_receipts(db, &csv2, "民政发放 2025-01", &codes, "测试", Utc::now()).expect("receipts");

@@ -16,7 +16,7 @@ pub mod testing;
 
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -203,8 +203,18 @@ pub trait RawRow {
 
 /// Days since 1970-01-01 of `YYYY-MM-DD`.
 pub fn days_of(text: &str) -> Option<i32> {
-    let d = NaiveDate::parse_from_str(text.get(..10)?, "%Y-%m-%d").ok()?;
-    i32::try_from((d - NaiveDate::from_ymd_opt(1970, 1, 1)?).num_days()).ok()
+    // By hand: chrono's format parser is the slowest step of a whole-registry scan.
+    let b = text.as_bytes();
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |acc, c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    let d = NaiveDate::from_ymd_opt(i32::try_from(num(0..4)?).ok()?, num(5..7)?, num(8..10)?)?;
+    Some(d.num_days_from_ce() - 719_163)
 }
 
 pub trait BulkWriter {
@@ -332,5 +342,22 @@ impl Db {
             applied.push(*version);
         }
         Ok(applied)
+    }
+}
+
+#[cfg(test)]
+mod days_tests {
+    use super::*;
+
+    #[test]
+    fn days_of_matches_chrono() {
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
+        for s in ["1970-01-01", "1900-02-28", "2024-02-29", "2025-12-31", "1969-12-31"] {
+            let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date");
+            assert_eq!(days_of(s), Some((d - epoch).num_days() as i32), "{s}");
+        }
+        for bad in ["2025-02-30", "2025/01/01", "20250101", "2025-1-01", "abcd-ef-gh"] {
+            assert_eq!(days_of(bad), None, "{bad}");
+        }
     }
 }
