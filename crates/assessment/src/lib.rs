@@ -7,12 +7,23 @@
 //!   dimension cut-offs and the 0–5 combination table are unconfirmed (§2.3), so they are not in
 //!   the code: a jurisdiction loads an [`ltc::LtcGradingTable`].
 //!
+//! On top of the scoring, the workflow over the database (issue #5): [`workflow`] (statuses and
+//! who may ask, pure), [`form`] (Appendix A fields and the entry screens, pure), [`service`]
+//! (requests, drafts, submission by two assessors, review, the result as a registry fact,
+//! amendments), [`reports`] (overdue reassessments and statistics as of a date) and [`import`]
+//! (assessments done elsewhere, from `.xlsx`).
+//!
 //! The README's sources are public transcriptions, not the official text (README §0); diff the
 //! option texts against the printed standard before go-live.
 
+pub mod form;
 pub mod gbt42195;
 pub mod icd;
+pub mod import;
 pub mod ltc;
+pub mod reports;
+pub mod service;
+pub mod workflow;
 
 use serde::Serialize;
 

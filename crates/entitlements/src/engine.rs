@@ -6,6 +6,7 @@ use std::sync::Arc;
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use arrow_array::{Array, BooleanArray};
+use arrow_buffer::BooleanBuffer;
 use chrono::NaiveDate;
 use yanglao_domain::{Catalogue, DivisionCode, Fen};
 use yanglao_lists::content;
@@ -157,10 +158,15 @@ impl Status {
     }
 }
 
-/// Every person's outcome for one item.
+/// Every person's outcome for one item, as bitmaps over the snapshot's rows.
 #[derive(Debug, Clone)]
 pub struct ItemColumn {
-    pub status: Vec<Status>,
+    /// Alive and placed in the jurisdiction.
+    pub scope: BooleanBuffer,
+    pub entitled: BooleanBuffer,
+    pub undetermined: BooleanBuffer,
+    /// No machine rule: everyone in scope is 需人工认定.
+    manual: bool,
     /// The amount rule's values (one value for everybody when `amount_scalar`).
     amounts: Option<arrow_array::Int64Array>,
     amount_scalar: bool,
@@ -170,15 +176,32 @@ impl ItemColumn {
     /// Nobody in scope.
     pub fn out_of_scope(n: usize) -> ItemColumn {
         ItemColumn {
-            status: vec![Status::OutOfScope; n],
+            scope: BooleanBuffer::new_unset(n),
+            entitled: BooleanBuffer::new_unset(n),
+            undetermined: BooleanBuffer::new_unset(n),
+            manual: false,
             amounts: None,
             amount_scalar: false,
         }
     }
 
+    pub fn status(&self, row: usize) -> Status {
+        if row >= self.scope.len() || !self.scope.value(row) {
+            Status::OutOfScope
+        } else if self.manual {
+            Status::Manual
+        } else if self.undetermined.value(row) {
+            Status::Undetermined
+        } else if self.entitled.value(row) {
+            Status::Entitled
+        } else {
+            Status::NotEntitled
+        }
+    }
+
     /// Amount in fen where entitled and the item has an amount.
     pub fn amount(&self, row: usize) -> Option<i64> {
-        if self.status.get(row) != Some(&Status::Entitled) {
+        if row >= self.entitled.len() || !self.entitled.value(row) {
             return None;
         }
         let a = self.amounts.as_ref()?;
@@ -238,10 +261,10 @@ pub fn evaluate_in_scope(
     if scope.true_count() == 0 {
         return Ok(out);
     }
+    let s_bits = scope.values().clone();
     let Some(rule) = &item.eligibility else {
-        for i in scope.values().set_indices() {
-            out.status[i] = Status::Manual;
-        }
+        out.scope = s_bits;
+        out.manual = true;
         return Ok(out);
     };
     let ctx = Context {
@@ -252,36 +275,52 @@ pub fn evaluate_in_scope(
         as_of: snapshot.as_of,
     };
     let elig = ctx.eval(rule)?;
-    let elig_true = {
+    let holds = {
         let a = elig.col.array.clone();
         let b = a.as_boolean_opt().ok_or(VectorError::Unchecked("资格规则应为是/否"))?;
-        truth(b)
+        let t = truth(b);
+        if elig.col.scalar {
+            if t.value(0) {
+                BooleanBuffer::new_set(n)
+            } else {
+                BooleanBuffer::new_unset(n)
+            }
+        } else {
+            t.values().clone()
+        }
     };
     let amount = item.amount.as_ref().map(|a| ctx.eval(a)).transpose()?;
-    let elig_scalar = elig.col.scalar;
-    let flag = |m: &Option<BooleanArray>, i: usize| m.as_ref().is_some_and(|m| m.value(i));
-    let amount_missing = amount.as_ref().and_then(|a| a.missing_param.clone());
-    for i in scope.values().set_indices() {
-        let holds = if elig_scalar {
-            elig_true.value(0)
-        } else {
-            elig_true.value(i)
-        };
-        out.status[i] = if flag(&elig.missing_param, i) {
-            Status::Undetermined
-        } else if !holds {
-            Status::NotEntitled
-        } else if flag(&amount_missing, i) {
-            Status::Undetermined
-        } else {
-            Status::Entitled
-        };
-    }
+    let bits = |m: &Option<BooleanArray>| match m {
+        Some(m) => truth(m).values().clone(),
+        None => BooleanBuffer::new_unset(n),
+    };
+    let m1 = bits(&elig.missing_param);
+    let m2 = bits(&amount.as_ref().and_then(|a| a.missing_param.clone()));
+    // The interpreter's order: a missing parameter in the eligibility rule is undetermined;
+    // then not holding is 不符合; then a missing parameter in the amount is undetermined.
+    out.undetermined = &s_bits & &(&m1 | &(&holds & &m2));
+    out.entitled = &(&s_bits & &holds) & &!&(&m1 | &m2);
+    out.scope = s_bits;
     if let Some(a) = amount {
         out.amount_scalar = a.col.scalar;
         out.amounts = a.col.array.as_primitive_opt::<Int64Type>().cloned();
     }
     Ok(out)
+}
+
+/// The scope of `item`, computed once per (version, basis) in `cache`.
+pub fn cached_scope<'c>(
+    cache: &'c mut std::collections::HashMap<(i64, &'static str), BooleanArray>,
+    snapshot: &Snapshot,
+    catalogue: &Catalogue,
+    params: &ParamBook,
+    item: &CompiledItem,
+) -> Result<&'c BooleanArray, EngineError> {
+    use std::collections::hash_map::Entry;
+    Ok(match cache.entry((item.version.row.id, item.basis_fact())) {
+        Entry::Occupied(e) => e.into_mut(),
+        Entry::Vacant(e) => e.insert(scope_of(snapshot, catalogue, params, item)?),
+    })
 }
 
 /// Alive and placed in the jurisdiction on the date.

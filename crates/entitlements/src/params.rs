@@ -37,11 +37,15 @@ pub struct ParamEntry {
     pub source: ParamSource,
 }
 
+type Memo = HashMap<String, HashMap<(DivisionCode, NaiveDate), Option<usize>>>;
+
 /// All parameter values that may apply, by name.
 #[derive(Debug, Clone, Default)]
 pub struct ParamBook {
     types: HashMap<String, Type>,
     entries: HashMap<String, Vec<ParamEntry>>,
+    /// Resolutions already made: a batch asks for every parameter once per division per item.
+    memo: std::sync::Arc<std::sync::Mutex<Memo>>,
     /// Values in the table that do not parse (kept out, and reported).
     pub rejected: Vec<String>,
 }
@@ -124,14 +128,38 @@ impl ParamBook {
     /// The value in force for someone placed at `division` on `date`.
     pub fn resolve(&self, cat: &Catalogue, name: &str, division: DivisionCode, date: NaiveDate) -> Option<&ParamEntry> {
         let entries = self.entries.get(name)?;
+        if let Ok(memo) = self.memo.lock() {
+            if let Some(hit) = memo.get(name).and_then(|m| m.get(&(division, date))) {
+                return hit.and_then(|i| entries.get(i));
+            }
+        }
+        let found = self.resolve_walk(cat, entries, division, date);
+        if let Ok(mut memo) = self.memo.lock() {
+            let per_name = match memo.get_mut(name) {
+                Some(m) => m,
+                None => memo.entry(name.to_string()).or_default(),
+            };
+            per_name.insert((division, date), found);
+        }
+        found.and_then(|i| entries.get(i))
+    }
+
+    fn resolve_walk(
+        &self,
+        cat: &Catalogue,
+        entries: &[ParamEntry],
+        division: DivisionCode,
+        date: NaiveDate,
+    ) -> Option<usize> {
         let mut cur = Some(division);
         while let Some(c) = cur {
             let best = entries
                 .iter()
-                .filter(|e| e.division == c && e.valid_from <= date)
-                .max_by_key(|e| (e.valid_from, e.order));
-            if best.is_some() {
-                return best;
+                .enumerate()
+                .filter(|(_, e)| e.division == c && e.valid_from <= date)
+                .max_by_key(|(_, e)| (e.valid_from, e.order));
+            if let Some((i, _)) = best {
+                return Some(i);
             }
             cur = cat.parent_on(c, date);
         }

@@ -11,8 +11,8 @@ use yanglao_store::entitlements::{self as store, Finding, RunWrite, StoredEntitl
 use yanglao_store::{Db, StoreError, Value};
 
 use crate::engine::{
-    compile, evaluate_in_scope, evaluate_one, scope_of, versions_in_force, AppliedVersion, CompiledItem, EngineError,
-    Status,
+    cached_scope, compile, evaluate_in_scope, evaluate_one, versions_in_force, AppliedVersion, CompiledItem,
+    EngineError, Status,
 };
 use crate::explain::{explain_item, BatchLabels, ItemExplanation};
 use crate::params::{ParamBook, ParamSource};
@@ -106,11 +106,7 @@ pub fn evaluate_all(snapshot: &Snapshot, catalogue: &Catalogue, rules: &Rules) -
     let mut scopes: HashMap<(i64, &'static str), arrow_array::BooleanArray> = HashMap::new();
     let mut columns = Vec::with_capacity(rules.items.len());
     for item in &rules.items {
-        let key = (item.version.row.id, item.basis_fact());
-        if !scopes.contains_key(&key) {
-            scopes.insert(key, scope_of(snapshot, catalogue, &rules.params, item)?);
-        }
-        let scope = scopes.get(&key).ok_or_else(|| RunError::NotFound("scope".into()))?;
+        let scope = cached_scope(&mut scopes, snapshot, catalogue, &rules.params, item)?;
         columns.push(evaluate_in_scope(snapshot, catalogue, &rules.params, item, scope)?);
     }
     Ok(Evaluation { columns })
@@ -187,18 +183,14 @@ pub fn run(
         let basis = snapshot.column(item.basis_fact());
         let code = intern(item.code());
         periods.insert((item.version.row.id, code), period_code(item));
-        for (row, s) in col.status.iter().enumerate() {
-            let status = match s {
-                Status::Entitled => {
-                    report.entitled += 1;
-                    1
-                }
-                Status::Undetermined => {
-                    report.undetermined += 1;
-                    2
-                }
-                _ => continue,
-            };
+        report.entitled += col.entitled.count_set_bits() as i64;
+        report.undetermined += col.undetermined.count_set_bits() as i64;
+        let rows = col
+            .entitled
+            .set_indices()
+            .map(|r| (r, 1u8))
+            .chain(col.undetermined.set_indices().map(|r| (r, 2u8)));
+        for (row, status) in rows {
             fresh.push((
                 EntKey {
                     person: ids.value(row),
@@ -410,10 +402,7 @@ fn sync_work(
         }
         let col = &eval.columns[k];
         let basis = snapshot.column(item.basis_fact());
-        for (row, s) in col.status.iter().enumerate() {
-            if *s != Status::Entitled {
-                continue;
-            }
+        for row in col.entitled.set_indices() {
             let pid = ids.value(row);
             let division = basis
                 .and_then(|b| division_at(b, row))
@@ -469,7 +458,7 @@ fn sync_work(
         let row = row_of.get(pid).copied();
         let entitled_anywhere = row.is_some_and(|r| {
             ks.iter()
-                .any(|k| matches!(eval.columns[*k].status[r], Status::Entitled | Status::Undetermined))
+                .any(|k| matches!(eval.columns[*k].status(r), Status::Entitled | Status::Undetermined))
         });
         if !entitled_anywhere {
             suspects.push((*pid, code.clone(), *amount, ks[0]));

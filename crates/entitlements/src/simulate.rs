@@ -14,8 +14,8 @@ use serde::Serialize;
 use yanglao_domain::{Catalogue, DivisionCode, DivisionLevel};
 use yanglao_lists::model::Period;
 
-use crate::engine::{evaluate_in_scope, scope_of, CompiledItem};
-use crate::engine::{ItemColumn, Status};
+use crate::engine::ItemColumn;
+use crate::engine::{cached_scope, evaluate_in_scope, CompiledItem};
 use crate::run::{Rules, RunError};
 use crate::snapshot::{division_at, Snapshot};
 
@@ -122,11 +122,7 @@ fn eval_item(
     scopes: &mut ScopeCache,
 ) -> Result<ItemColumn, RunError> {
     let item = &rules.items[i];
-    let key = (item.version.row.id, item.basis_fact());
-    if !scopes.contains_key(&key) {
-        scopes.insert(key, scope_of(snapshot, catalogue, &rules.params, item)?);
-    }
-    let scope = scopes.get(&key).ok_or_else(|| RunError::NotFound("scope".into()))?;
+    let scope = cached_scope(scopes, snapshot, catalogue, &rules.params, item)?;
     Ok(evaluate_in_scope(snapshot, catalogue, &rules.params, item, scope)?)
 }
 
@@ -181,9 +177,11 @@ pub fn compare(snapshot: &Snapshot, catalogue: &Catalogue, base: &Rules, new: &R
             name: any.item().name.clone(),
             ..Default::default()
         };
-        for row in 0..n {
-            let was = b_col.status[row] == Status::Entitled;
-            let is = w_col.status[row] == Status::Entitled;
+        // Only rows entitled under either version can cost something or change.
+        let either = &b_col.entitled | &w_col.entitled;
+        for row in either.set_indices() {
+            let was = b_col.entitled.value(row);
+            let is = w_col.entitled.value(row);
             let was_cost = if was {
                 b_col.amount(row).unwrap_or(0) * b_times
             } else {

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow_array::builder::{BooleanBuilder, Int64Builder, StringBuilder, UInt8Builder};
+use arrow_array::builder::{BooleanBuilder, Int64Builder, StringDictionaryBuilder, UInt8Builder};
 use arrow_array::types::Int32Type;
 use arrow_array::{ArrayRef, BooleanArray, DictionaryArray, Int32Array, Int64Array, RecordBatch, UInt64Array};
 use arrow_schema::{ArrowError, DataType, Field, Schema};
@@ -264,7 +264,8 @@ struct Builder {
 enum Col {
     Int(Int64Builder),
     Bool(BooleanBuilder),
-    Text(StringBuilder),
+    /// Dictionary-encoded: a text fact has few distinct values.
+    Text(StringDictionaryBuilder<Int32Type>),
     Division(Vec<Option<i32>>),
     Set(UInt8Builder),
 }
@@ -278,7 +279,7 @@ impl Builder {
                 Type::Bool => Col::Bool(BooleanBuilder::with_capacity(n)),
                 Type::Division => Col::Division(Vec::with_capacity(n)),
                 Type::TextSet => Col::Set(UInt8Builder::with_capacity(n)),
-                _ => Col::Text(StringBuilder::with_capacity(n, n * 6)),
+                _ => Col::Text(StringDictionaryBuilder::new()),
             })
             .collect();
         Builder {

@@ -90,6 +90,45 @@ pub struct Context<'a> {
     pub as_of: NaiveDate,
 }
 
+/// A decision made once per dictionary value, spread over the rows' keys (null keys: false).
+/// All-true, all-false and single-value decisions avoid the per-row gather.
+fn spread(on_values: &BooleanArray, keys: &arrow_array::Int32Array) -> Result<BooleanArray, VectorError> {
+    let t = truth(on_values);
+    let hits = t.true_count();
+    if hits == 0 {
+        return Ok(BooleanArray::new(
+            arrow_buffer::BooleanBuffer::new_unset(keys.len()),
+            None,
+        ));
+    }
+    if hits == t.len() {
+        return Ok(arrow_arith::boolean::is_not_null(keys)?);
+    }
+    if hits == 1 {
+        let k = t
+            .values()
+            .set_indices()
+            .next()
+            .and_then(|k| i32::try_from(k).ok())
+            .unwrap_or(-1);
+        let out = cmp::eq(keys, &Scalar::new(arrow_array::Int32Array::from(vec![k])))?;
+        return Ok(truth(&out));
+    }
+    let out = take(&t, keys, None)?;
+    Ok(truth(out.as_boolean()))
+}
+
+/// A dictionary-encoded text column as plain text (for the rare operations on two columns).
+fn plain_text(c: &Col) -> Result<Col, VectorError> {
+    Ok(match c.array.as_dictionary_opt::<Int32Type>() {
+        Some(d) if !matches!(d.values().data_type(), arrow_schema::DataType::UInt64) => Col {
+            array: take(d.values().as_ref(), d.keys(), None)?,
+            scalar: c.scalar,
+        },
+        _ => c.clone(),
+    })
+}
+
 fn or_opt(a: Option<BooleanArray>, b: Option<BooleanArray>) -> Result<Option<BooleanArray>, ArrowError> {
     Ok(match (a, b) {
         (None, x) | (x, None) => x,
@@ -206,7 +245,8 @@ impl Context<'_> {
                         f.col.clone()
                     }
                 } else {
-                    let (tv, fv) = (t.col.datum(), f.col.datum());
+                    let (tc, fc) = (plain_text(&t.col)?, plain_text(&f.col)?);
+                    let (tv, fv) = (tc.datum(), fc.datum());
                     Col::array(zip(&mask, tv.as_ref(), fv.as_ref())?)
                 };
                 let taken_t = and_opt(&mask, t.missing_param)?;
@@ -220,11 +260,33 @@ impl Context<'_> {
     }
 
     fn compare(&self, op: CmpOp, x: &Col, y: &Col) -> Result<BooleanArray, VectorError> {
+        // Text facts are dictionary-encoded (few distinct values): a comparison with a literal
+        // is decided once per distinct value, then spread over the keys.
+        if let (Some(dict), true) = (x.array.as_dictionary_opt::<Int32Type>(), y.scalar) {
+            let on_values = self.compare_plain(op, &Col::array(dict.values().clone()), y)?;
+            return spread(&on_values, dict.keys());
+        }
+        if let (Some(dict), true) = (y.array.as_dictionary_opt::<Int32Type>(), x.scalar) {
+            let on_values = self.compare_plain(op, x, &Col::array(dict.values().clone()))?;
+            return spread(&on_values, dict.keys());
+        }
+        let (x, y) = (plain_text(x)?, plain_text(y)?);
+        self.compare_plain(op, &x, &y)
+    }
+
+    fn compare_plain(&self, op: CmpOp, x: &Col, y: &Col) -> Result<BooleanArray, VectorError> {
         use arrow_schema::DataType as D;
+        let n = if x.scalar && y.scalar {
+            self.n()
+        } else if x.scalar {
+            y.array.len()
+        } else {
+            x.array.len()
+        };
         let comparable = |t: &D| matches!(t, D::Int64 | D::Utf8 | D::Boolean);
         if !comparable(x.array.data_type()) || x.array.data_type() != y.array.data_type() {
             // The interpreter compares only like values; anything else does not hold.
-            return Ok(BooleanArray::from(vec![false; self.n()]));
+            return Ok(BooleanArray::from(vec![false; n]));
         }
         let (l, r) = (x.datum(), y.datum());
         let (l, r) = (l.as_ref(), r.as_ref());
@@ -260,8 +322,7 @@ impl Context<'_> {
                 )
             })
             .collect();
-        let out = take(&inside, dict.keys(), None)?;
-        Ok(truth(out.as_boolean()))
+        spread(&inside, dict.keys())
     }
 
     /// 包含: 居住状况 is a bit set; a literal member is one bit test over the column.
@@ -269,6 +330,16 @@ impl Context<'_> {
         let Some(bits) = x.array.as_primitive_opt::<UInt8Type>() else {
             return Ok(BooleanArray::from(vec![false; self.n()]));
         };
+        if y.scalar {
+            // A literal member: one bit test over the column.
+            let member = y.array.as_string_opt::<i32>().filter(|m| !m.is_null(0));
+            let Some(bit) = member.and_then(|m| living_bit(m.value(0))) else {
+                return Ok(BooleanArray::from(vec![false; self.n()]));
+            };
+            let masked = arrow_arith::bitwise::bitwise_and_scalar(bits, bit)?;
+            let out = cmp::neq(&masked, &Scalar::new(arrow_array::UInt8Array::from(vec![0u8])))?;
+            return Ok(truth(&out));
+        }
         let members = y.expand(self.n())?;
         let members = members
             .as_string_opt::<i32>()

@@ -5,6 +5,7 @@
 //!
 //! Everything is synchronous; the web layer calls it from blocking threads.
 
+pub mod assessments;
 pub mod divisions;
 pub mod entitlements;
 pub mod lists;
@@ -305,12 +306,14 @@ impl Db {
                 (2, include_str!("../migrations/sqlite/0002_service_lists.sql")),
                 (3, include_str!("../migrations/sqlite/0003_parameters.sql")),
                 (4, include_str!("../migrations/sqlite/0004_entitlements.sql")),
+                (5, include_str!("../migrations/sqlite/0005_assessments.sql")),
             ],
             Backend::Postgres => &[
                 (1, include_str!("../migrations/postgres/0001_registry.sql")),
                 (2, include_str!("../migrations/postgres/0002_service_lists.sql")),
                 (3, include_str!("../migrations/postgres/0003_parameters.sql")),
                 (4, include_str!("../migrations/postgres/0004_entitlements.sql")),
+                (5, include_str!("../migrations/postgres/0005_assessments.sql")),
             ],
         };
         self.tx(|t| {

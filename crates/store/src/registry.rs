@@ -6,7 +6,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use crate::{ColType, Db, Result, Row, StoreError, Value};
+use crate::{ColType, Db, Result, Row, StoreError, Tx, Value};
 
 /// One fact from one row of a department file, already validated.
 #[derive(Debug, Clone)]
@@ -240,273 +240,285 @@ pub fn apply_batch(
     meta: &NewBatch,
     items: &mut dyn Iterator<Item = std::result::Result<Staged, String>>,
 ) -> Result<BatchSummary> {
-    db.tx(|t| {
-        let batch_id = t
-            .query_one(
-                "INSERT INTO import_batch (source, department, file_name, sha256, size_bytes, encoding, archive_path, started_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-                &[
-                    Value::text(&meta.source),
-                    Value::text(&meta.department),
-                    Value::text(&meta.file_name),
-                    Value::text(&meta.sha256),
-                    Value::Int(meta.size_bytes),
-                    Value::text(&meta.encoding),
-                    Value::opt_text(meta.archive_path.clone()),
-                    Value::Time(meta.now),
-                ],
-            )?
-            .ok_or_else(|| StoreError::Aborted("no batch id returned".into()))?
-            .int(0)?;
+    db.tx(|t| apply_batch_in(t, meta, items))
+}
 
-        t.batch(match t.backend() {
-            crate::Backend::Sqlite => {
-                "DROP TABLE IF EXISTS temp.staging;
-                 CREATE TEMP TABLE staging (row_no BIGINT, id_number TEXT, name TEXT, sex BIGINT, birth_date TEXT, kind TEXT, value TEXT, valid_from TEXT, valid_to TEXT, first_of_person BIGINT)"
-            }
-            crate::Backend::Postgres => {
-                "CREATE TEMP TABLE staging (row_no BIGINT, id_number TEXT, name TEXT, sex BIGINT, birth_date DATE, kind TEXT, value TEXT, valid_from DATE, valid_to DATE, first_of_person BIGINT) ON COMMIT DROP"
-            }
-        })?;
+/// [`apply_batch`] inside the caller's transaction, so that a change and the facts it makes
+/// commit together (an assessment result and its `capability_level` fact).
+pub fn apply_batch_in(
+    t: &mut dyn Tx,
+    meta: &NewBatch,
+    items: &mut dyn Iterator<Item = std::result::Result<Staged, String>>,
+) -> Result<BatchSummary> {
+    let batch_id = t
+        .query_one(
+            "INSERT INTO import_batch (source, department, file_name, sha256, size_bytes, encoding, archive_path, started_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            &[
+                Value::text(&meta.source),
+                Value::text(&meta.department),
+                Value::text(&meta.file_name),
+                Value::text(&meta.sha256),
+                Value::Int(meta.size_bytes),
+                Value::text(&meta.encoding),
+                Value::opt_text(meta.archive_path.clone()),
+                Value::Time(meta.now),
+            ],
+        )?
+        .ok_or_else(|| StoreError::Aborted("no batch id returned".into()))?
+        .int(0)?;
 
-        // Stream rows into staging; issues are kept in memory only up to the batch's end
-        // because they are few by construction (one per bad row) and written after the COPY.
-        let mut lap = Lap::new();
-        let (mut total, mut ok, mut bad, mut dup) = (0i64, 0i64, 0i64, 0i64);
-        let mut issues: Vec<RowIssue> = Vec::new();
-        {
-            let mut w = t.bulk("staging", &STAGING_COLS, &STAGING_TYPES)?;
-            for item in &mut *items {
-                match item.map_err(StoreError::Aborted)? {
-                    Staged::Fact(f) => w.write(&[
-                        Value::Int(f.row_no),
-                        Value::Text(f.id_number),
-                        Value::Text(f.name),
-                        Value::Int(f.sex),
-                        Value::Date(f.birth_date),
-                        Value::text(f.kind),
-                        Value::Text(f.value),
-                        Value::Date(f.valid_from),
-                        Value::opt_date(f.valid_to),
-                        Value::Int(i64::from(f.first_of_person)),
-                    ])?,
-                    Staged::Issue(i) => {
-                        if i.severity == Severity::Duplicate {
-                            dup += 1;
-                        }
-                        issues.push(i);
+    t.batch(match t.backend() {
+        crate::Backend::Sqlite => {
+            "DROP TABLE IF EXISTS temp.staging;
+             CREATE TEMP TABLE staging (row_no BIGINT, id_number TEXT, name TEXT, sex BIGINT, birth_date TEXT, kind TEXT, value TEXT, valid_from TEXT, valid_to TEXT, first_of_person BIGINT)"
+        }
+        crate::Backend::Postgres => {
+            "CREATE TEMP TABLE staging (row_no BIGINT, id_number TEXT, name TEXT, sex BIGINT, birth_date DATE, kind TEXT, value TEXT, valid_from DATE, valid_to DATE, first_of_person BIGINT) ON COMMIT DROP"
+        }
+    })?;
+
+    // Stream rows into staging; issues are kept in memory only up to the batch's end
+    // because they are few by construction (one per bad row) and written after the COPY.
+    let mut lap = Lap::new();
+    let (mut total, mut ok, mut bad, mut dup) = (0i64, 0i64, 0i64, 0i64);
+    let mut issues: Vec<RowIssue> = Vec::new();
+    {
+        let mut w = t.bulk("staging", &STAGING_COLS, &STAGING_TYPES)?;
+        for item in &mut *items {
+            match item.map_err(StoreError::Aborted)? {
+                Staged::Fact(f) => w.write(&[
+                    Value::Int(f.row_no),
+                    Value::Text(f.id_number),
+                    Value::Text(f.name),
+                    Value::Int(f.sex),
+                    Value::Date(f.birth_date),
+                    Value::text(f.kind),
+                    Value::Text(f.value),
+                    Value::Date(f.valid_from),
+                    Value::opt_date(f.valid_to),
+                    Value::Int(i64::from(f.first_of_person)),
+                ])?,
+                Staged::Issue(i) => {
+                    if i.severity == Severity::Duplicate {
+                        dup += 1;
                     }
-                    Staged::RowDone { ok: row_ok } => {
-                        total += 1;
-                        if row_ok {
-                            ok += 1;
-                        } else {
-                            bad += 1;
-                        }
+                    issues.push(i);
+                }
+                Staged::RowDone { ok: row_ok } => {
+                    total += 1;
+                    if row_ok {
+                        ok += 1;
+                    } else {
+                        bad += 1;
                     }
                 }
             }
-            w.finish()?;
-            lap.mark("staging");
         }
-        {
-            let mut w = t.bulk("import_error", &ISSUE_COLS, &ISSUE_TYPES)?;
-            for i in issues {
-                w.write(&[
-                    Value::Int(batch_id),
-                    Value::Int(i.row_no),
-                    Value::text(i.severity.code()),
-                    Value::Text(i.column),
-                    Value::Text(i.value),
-                    Value::Text(i.reason),
-                ])?;
-            }
-            w.finish()?;
-            lap.mark("issues");
+        w.finish()?;
+        lap.mark("staging");
+    }
+    {
+        let mut w = t.bulk("import_error", &ISSUE_COLS, &ISSUE_TYPES)?;
+        for i in issues {
+            w.write(&[
+                Value::Int(batch_id),
+                Value::Int(i.row_no),
+                Value::text(i.severity.code()),
+                Value::Text(i.column),
+                Value::Text(i.value),
+                Value::Text(i.reason),
+            ])?;
         }
+        w.finish()?;
+        lap.mark("issues");
+    }
 
-        if t.backend() == crate::Backend::Postgres {
-            // A temporary table has no statistics until analysed; without them the planner
-            // guesses its size and picks nested loops over millions of rows.
-            t.batch("ANALYZE staging")?;
-        }
-        let b = Value::Int(batch_id);
-        let now = Value::Time(meta.now);
-        let src = Value::text(&meta.department);
+    if t.backend() == crate::Backend::Postgres {
+        // A temporary table has no statistics until analysed; without them the planner
+        // guesses its size and picks nested loops over millions of rows.
+        t.batch("ANALYZE staging")?;
+    }
+    let b = Value::Int(batch_id);
+    let now = Value::Time(meta.now);
+    let src = Value::text(&meta.department);
 
-        // Facts are numbered in insertion order: everything this batch adds has an id above this.
-        let max_before = t
-            .query_one("SELECT COALESCE(MAX(id), 0) FROM fact", &[])?
-            .map(|r| r.int(0))
-            .transpose()?
-            .unwrap_or(0);
-        let mx = Value::Int(max_before);
+    // Facts are numbered in insertion order: everything this batch adds has an id above this.
+    let max_before = t
+        .query_one("SELECT COALESCE(MAX(id), 0) FROM fact", &[])?
+        .map(|r| r.int(0))
+        .transpose()?
+        .unwrap_or(0);
+    let mx = Value::Int(max_before);
 
-        let persons_new = t.exec(
-            "INSERT INTO person (id_number, name, sex, birth_date, first_batch)
-             SELECT id_number, name, sex, birth_date, $1 FROM staging WHERE first_of_person = 1
-             ON CONFLICT (id_number) DO NOTHING",
-            std::slice::from_ref(&b),
-        )? as i64;
-        lap.mark("persons");
-        if meta.department == "gongan" {
-            // 公安 holds the authoritative name.
-            t.exec(
-                "UPDATE person SET name = s.name FROM (SELECT id_number, name FROM staging WHERE first_of_person = 1) AS s
-                 WHERE person.id_number = s.id_number AND person.name <> s.name",
-                &[],
-            )?;
-        }
-        // In the order of the unique index (kind first on SQLite, person first on PostgreSQL; see
-        // the migrations): appends, not scattered writes.
-        let order = match t.backend() {
-            crate::Backend::Sqlite => "s.kind, p.id",
-            crate::Backend::Postgres => "p.id, s.kind",
-        };
-        let touched = t.exec(
-            &format!("INSERT INTO fact (person_id, kind, value, valid_from, valid_to, source, batch_id, recorded_at)
-             SELECT p.id, s.kind, s.value, s.valid_from, s.valid_to, $1, $2, $3
-             FROM staging s JOIN person p ON p.id_number = s.id_number WHERE true ORDER BY {order}
-             ON CONFLICT (kind, source, person_id, valid_from, value)
-             DO UPDATE SET valid_to = excluded.valid_to, ended_by_batch = excluded.batch_id
-             WHERE fact.valid_to IS NULL AND excluded.valid_to IS NOT NULL"),
-            &[src.clone(), b.clone(), now],
-        )? as i64;
-        lap.mark("facts");
-        let facts_new = t
-            .query_one("SELECT COUNT(*) FROM fact WHERE id > $1", std::slice::from_ref(&mx))?
-            .map(|r| r.int(0))
-            .transpose()?
-            .unwrap_or(0);
-        lap.mark("count");
-        if t.backend() == crate::Backend::Postgres && facts_new > 100_000 {
-            // Large batches change the table's shape: refresh the statistics the next
-            // statements are planned with (sampled, so cheap).
-            t.batch("ANALYZE fact")?;
-            lap.mark("analyze");
-        }
-        let mut facts_ended = touched - facts_new;
-
-        if meta.fail_at == Some(FailAt::AfterFacts) {
-            return Err(StoreError::Aborted("injected failure after facts were written".into()));
-        }
-
-        // A later fact of the same kind from the same source ends the one before it, in either
-        // order of arrival: an open fact older than a new one, or a new one older than a fact
-        // already held.
-        // The candidates are found from the new facts by index and the update is driven by
-        // them, so its cost follows the batch, not the table.
-        t.batch(match t.backend() {
-            crate::Backend::Sqlite => "DROP TABLE IF EXISTS temp.superseded; CREATE TEMP TABLE superseded (id INTEGER PRIMARY KEY)",
-            crate::Backend::Postgres => "CREATE TEMP TABLE superseded (id BIGINT PRIMARY KEY) ON COMMIT DROP",
-        })?;
+    let persons_new = t.exec(
+        "INSERT INTO person (id_number, name, sex, birth_date, first_batch)
+         SELECT id_number, name, sex, birth_date, $1 FROM staging WHERE first_of_person = 1
+         ON CONFLICT (id_number) DO NOTHING",
+        std::slice::from_ref(&b),
+    )? as i64;
+    lap.mark("persons");
+    if meta.department == "gongan" {
+        // 公安 holds the authoritative name.
         t.exec(
-            "WITH n AS MATERIALIZED (SELECT id, person_id, kind, source, valid_from, valid_to FROM fact WHERE id > $1)
-             INSERT INTO superseded (id)
-             SELECT o.id FROM n JOIN fact o
-               ON o.person_id = n.person_id AND o.kind = n.kind AND o.source = n.source
-              AND o.valid_to IS NULL AND o.valid_from < n.valid_from
-             UNION
-             SELECT n.id FROM n JOIN fact l
-               ON l.person_id = n.person_id AND l.kind = n.kind AND l.source = n.source AND l.valid_from > n.valid_from
-             WHERE n.valid_to IS NULL",
-            std::slice::from_ref(&mx),
+            "UPDATE person SET name = s.name FROM (SELECT id_number, name FROM staging WHERE first_of_person = 1) AS s
+             WHERE person.id_number = s.id_number AND person.name <> s.name",
+            &[],
         )?;
-        lap.mark("supersede-find");
-        facts_ended += t.exec(
-            "UPDATE fact SET valid_to = (
-                 SELECT MIN(l.valid_from) FROM fact l
-                 WHERE l.person_id = fact.person_id AND l.kind = fact.kind AND l.source = fact.source AND l.valid_from > fact.valid_from),
-               ended_by_batch = $1
-             WHERE fact.id IN (SELECT id FROM superseded)",
-            std::slice::from_ref(&b),
-        )? as i64;
-        if t.backend() == crate::Backend::Sqlite {
-            t.batch("DROP TABLE temp.superseded")?;
-        }
-        lap.mark("supersede");
+    }
+    // In the order of the unique index (kind first on SQLite, person first on PostgreSQL; see
+    // the migrations): appends, not scattered writes.
+    let order = match t.backend() {
+        crate::Backend::Sqlite => "s.kind, p.id",
+        crate::Backend::Postgres => "p.id, s.kind",
+    };
+    let touched = t.exec(
+        &format!(
+            "INSERT INTO fact (person_id, kind, value, valid_from, valid_to, source, batch_id, recorded_at)
+         SELECT p.id, s.kind, s.value, s.valid_from, s.valid_to, $1, $2, $3
+         FROM staging s JOIN person p ON p.id_number = s.id_number WHERE true ORDER BY {order}
+         ON CONFLICT (kind, source, person_id, valid_from, value)
+         DO UPDATE SET valid_to = excluded.valid_to, ended_by_batch = excluded.batch_id
+         WHERE fact.valid_to IS NULL AND excluded.valid_to IS NOT NULL"
+        ),
+        &[src.clone(), b.clone(), now],
+    )? as i64;
+    lap.mark("facts");
+    let facts_new = t
+        .query_one("SELECT COUNT(*) FROM fact WHERE id > $1", std::slice::from_ref(&mx))?
+        .map(|r| r.int(0))
+        .transpose()?
+        .unwrap_or(0);
+    lap.mark("count");
+    if t.backend() == crate::Backend::Postgres && facts_new > 100_000 {
+        // Large batches change the table's shape: refresh the statistics the next
+        // statements are planned with (sampled, so cheap).
+        t.batch("ANALYZE fact")?;
+        lap.mark("analyze");
+    }
+    let mut facts_ended = touched - facts_new;
 
-        // A death (公安) ends every fact of the person still running on that date, whichever
-        // batch came first. Deaths are few: start from them.
-        t.batch(match t.backend() {
-            crate::Backend::Sqlite => {
-                "DROP TABLE IF EXISTS temp.death_end; CREATE TEMP TABLE death_end (id INTEGER PRIMARY KEY, died TEXT NOT NULL)"
-            }
-            crate::Backend::Postgres => "CREATE TEMP TABLE death_end (id BIGINT PRIMARY KEY, died DATE NOT NULL) ON COMMIT DROP",
-        })?;
-        t.exec(
-            "WITH d AS MATERIALIZED (
-                 SELECT f.person_id, MIN(f.valid_from) AS died FROM fact f
-                 WHERE f.kind = 'death' AND EXISTS (SELECT 1 FROM fact n WHERE n.person_id = f.person_id AND n.id > $1)
-                 GROUP BY f.person_id)
-             INSERT INTO death_end (id, died)
-             SELECT x.id, d.died FROM d JOIN fact x ON x.person_id = d.person_id
-             WHERE x.kind <> 'death' AND x.valid_from <= d.died AND (x.valid_to IS NULL OR x.valid_to > d.died)",
-            std::slice::from_ref(&mx),
-        )?;
-        facts_ended += t.exec(
-            "UPDATE fact SET valid_to = (SELECT e.died FROM death_end e WHERE e.id = fact.id), ended_by_batch = $1
-             WHERE fact.id IN (SELECT id FROM death_end)",
-            std::slice::from_ref(&b),
-        )? as i64;
-        if t.backend() == crate::Backend::Sqlite {
-            t.batch("DROP TABLE temp.death_end")?;
-        }
-        lap.mark("death");
+    if meta.fail_at == Some(FailAt::AfterFacts) {
+        return Err(StoreError::Aborted("injected failure after facts were written".into()));
+    }
 
-        // Conflicts: another source says something else about the same thing at the same time.
-        t.exec(
-            "INSERT INTO fact_source_kind (kind, source) SELECT DISTINCT kind, $1 FROM staging WHERE true ON CONFLICT DO NOTHING",
+    // A later fact of the same kind from the same source ends the one before it, in either
+    // order of arrival: an open fact older than a new one, or a new one older than a fact
+    // already held.
+    // The candidates are found from the new facts by index and the update is driven by
+    // them, so its cost follows the batch, not the table.
+    t.batch(match t.backend() {
+        crate::Backend::Sqlite => {
+            "DROP TABLE IF EXISTS temp.superseded; CREATE TEMP TABLE superseded (id INTEGER PRIMARY KEY)"
+        }
+        crate::Backend::Postgres => "CREATE TEMP TABLE superseded (id BIGINT PRIMARY KEY) ON COMMIT DROP",
+    })?;
+    t.exec(
+        "WITH n AS MATERIALIZED (SELECT id, person_id, kind, source, valid_from, valid_to FROM fact WHERE id > $1)
+         INSERT INTO superseded (id)
+         SELECT o.id FROM n JOIN fact o
+           ON o.person_id = n.person_id AND o.kind = n.kind AND o.source = n.source
+          AND o.valid_to IS NULL AND o.valid_from < n.valid_from
+         UNION
+         SELECT n.id FROM n JOIN fact l
+           ON l.person_id = n.person_id AND l.kind = n.kind AND l.source = n.source AND l.valid_from > n.valid_from
+         WHERE n.valid_to IS NULL",
+        std::slice::from_ref(&mx),
+    )?;
+    lap.mark("supersede-find");
+    facts_ended += t.exec(
+        "UPDATE fact SET valid_to = (
+             SELECT MIN(l.valid_from) FROM fact l
+             WHERE l.person_id = fact.person_id AND l.kind = fact.kind AND l.source = fact.source AND l.valid_from > fact.valid_from),
+           ended_by_batch = $1
+         WHERE fact.id IN (SELECT id FROM superseded)",
+        std::slice::from_ref(&b),
+    )? as i64;
+    if t.backend() == crate::Backend::Sqlite {
+        t.batch("DROP TABLE temp.superseded")?;
+    }
+    lap.mark("supersede");
+
+    // A death (公安) ends every fact of the person still running on that date, whichever
+    // batch came first. Deaths are few: start from them.
+    t.batch(match t.backend() {
+        crate::Backend::Sqlite => {
+            "DROP TABLE IF EXISTS temp.death_end; CREATE TEMP TABLE death_end (id INTEGER PRIMARY KEY, died TEXT NOT NULL)"
+        }
+        crate::Backend::Postgres => "CREATE TEMP TABLE death_end (id BIGINT PRIMARY KEY, died DATE NOT NULL) ON COMMIT DROP",
+    })?;
+    t.exec(
+        "WITH d AS MATERIALIZED (
+             SELECT f.person_id, MIN(f.valid_from) AS died FROM fact f
+             WHERE f.kind = 'death' AND EXISTS (SELECT 1 FROM fact n WHERE n.person_id = f.person_id AND n.id > $1)
+             GROUP BY f.person_id)
+         INSERT INTO death_end (id, died)
+         SELECT x.id, d.died FROM d JOIN fact x ON x.person_id = d.person_id
+         WHERE x.kind <> 'death' AND x.valid_from <= d.died AND (x.valid_to IS NULL OR x.valid_to > d.died)",
+        std::slice::from_ref(&mx),
+    )?;
+    facts_ended += t.exec(
+        "UPDATE fact SET valid_to = (SELECT e.died FROM death_end e WHERE e.id = fact.id), ended_by_batch = $1
+         WHERE fact.id IN (SELECT id FROM death_end)",
+        std::slice::from_ref(&b),
+    )? as i64;
+    if t.backend() == crate::Backend::Sqlite {
+        t.batch("DROP TABLE temp.death_end")?;
+    }
+    lap.mark("death");
+
+    // Conflicts: another source says something else about the same thing at the same time.
+    t.exec(
+        "INSERT INTO fact_source_kind (kind, source) SELECT DISTINCT kind, $1 FROM staging WHERE true ON CONFLICT DO NOTHING",
+        std::slice::from_ref(&src),
+    )?;
+    let contested: Vec<String> = t
+        .query(
+            "SELECT DISTINCT a.kind FROM fact_source_kind a JOIN fact_source_kind o ON o.kind = a.kind AND o.source <> a.source
+             WHERE a.source = $1",
             std::slice::from_ref(&src),
-        )?;
-        let contested: Vec<String> = t
-            .query(
-                "SELECT DISTINCT a.kind FROM fact_source_kind a JOIN fact_source_kind o ON o.kind = a.kind AND o.source <> a.source
-                 WHERE a.source = $1",
-                std::slice::from_ref(&src),
-            )?
-            .iter()
-            .map(|r| r.text(0))
-            .collect::<Result<_>>()?;
-        let mut conflicts = 0i64;
-        for kind in contested {
-            conflicts += t.exec(
-                "INSERT INTO fact_conflict (fact_id, other_fact_id, batch_id)
-                 SELECT n.id, o.id, $1
-                 FROM fact n
-                 JOIN fact o ON o.person_id = n.person_id AND o.kind = n.kind AND o.source <> n.source AND o.value <> n.value
-                   AND o.valid_from < COALESCE(n.valid_to, '9999-12-31') AND n.valid_from < COALESCE(o.valid_to, '9999-12-31')
-                 WHERE n.id > $2 AND n.kind = $3
-                 ON CONFLICT DO NOTHING",
-                &[b.clone(), mx.clone(), Value::Text(kind)],
-            )? as i64;
-        }
-        lap.mark("conflicts");
+        )?
+        .iter()
+        .map(|r| r.text(0))
+        .collect::<Result<_>>()?;
+    let mut conflicts = 0i64;
+    for kind in contested {
+        conflicts += t.exec(
+            "INSERT INTO fact_conflict (fact_id, other_fact_id, batch_id)
+             SELECT n.id, o.id, $1
+             FROM fact n
+             JOIN fact o ON o.person_id = n.person_id AND o.kind = n.kind AND o.source <> n.source AND o.value <> n.value
+               AND o.valid_from < COALESCE(n.valid_to, '9999-12-31') AND n.valid_from < COALESCE(o.valid_to, '9999-12-31')
+             WHERE n.id > $2 AND n.kind = $3
+             ON CONFLICT DO NOTHING",
+            &[b.clone(), mx.clone(), Value::Text(kind)],
+        )? as i64;
+    }
+    lap.mark("conflicts");
 
-        t.exec(
-            "UPDATE import_batch SET rows_total = $2, rows_ok = $3, rows_bad = $4, rows_duplicate = $5, persons_new = $6,
-               facts_new = $7, facts_ended = $8, conflicts = $9, finished_at = $10 WHERE id = $1",
-            &[
-                b.clone(),
-                Value::Int(total),
-                Value::Int(ok),
-                Value::Int(bad),
-                Value::Int(dup),
-                Value::Int(persons_new),
-                Value::Int(facts_new),
-                Value::Int(facts_ended),
-                Value::Int(conflicts),
-                Value::Time(Utc::now()),
-            ],
-        )?;
-        if t.backend() == crate::Backend::Sqlite {
-            t.batch("DROP TABLE temp.staging")?;
-        }
-        let row = t
-            .query_one(&format!("SELECT {BATCH_COLS} FROM import_batch WHERE id = $1"), &[b])?
-            .ok_or_else(|| StoreError::Aborted("batch vanished".into()))?;
-        batch_from(&row)
-    })
+    t.exec(
+        "UPDATE import_batch SET rows_total = $2, rows_ok = $3, rows_bad = $4, rows_duplicate = $5, persons_new = $6,
+           facts_new = $7, facts_ended = $8, conflicts = $9, finished_at = $10 WHERE id = $1",
+        &[
+            b.clone(),
+            Value::Int(total),
+            Value::Int(ok),
+            Value::Int(bad),
+            Value::Int(dup),
+            Value::Int(persons_new),
+            Value::Int(facts_new),
+            Value::Int(facts_ended),
+            Value::Int(conflicts),
+            Value::Time(Utc::now()),
+        ],
+    )?;
+    if t.backend() == crate::Backend::Sqlite {
+        t.batch("DROP TABLE temp.staging")?;
+    }
+    let row = t
+        .query_one(&format!("SELECT {BATCH_COLS} FROM import_batch WHERE id = $1"), &[b])?
+        .ok_or_else(|| StoreError::Aborted("batch vanished".into()))?;
+    batch_from(&row)
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -19,7 +19,8 @@ fn raw_decode(i: usize, what: &str) -> StoreError {
 
 impl RawRow for SqliteRaw<'_, '_> {
     fn int(&self, i: usize) -> Result<i64> {
-        self.opt_int(i)?.ok_or_else(|| raw_decode(i, "NULL where an integer was expected"))
+        self.opt_int(i)?
+            .ok_or_else(|| raw_decode(i, "NULL where an integer was expected"))
     }
     fn opt_int(&self, i: usize) -> Result<Option<i64>> {
         match self.0.get_ref(i)? {

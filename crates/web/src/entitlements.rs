@@ -747,8 +747,14 @@ pub async fn simulate_start(
 ) -> Result<Response> {
     csrf::verify(&headers, &f.csrf)?;
     let as_of = parse_date_param(&app, f.as_of.as_deref())?;
-    let row = yanglao_store::lists::version(&app.db, f.draft)?
-        .ok_or_else(|| AppError::NotFound("没有这个清单版本。".into()))?;
+    // The blocking database client must not run on the runtime's threads.
+    let lookup = app.clone();
+    let draft_id = f.draft;
+    let row = blocking(move || {
+        yanglao_store::lists::version(&lookup.db, draft_id)?
+            .ok_or_else(|| AppError::NotFound("没有这个清单版本。".into()))
+    })
+    .await?;
     let title = row.title.clone();
     let id = {
         let mut j = jobs().lock().map_err(|_| AppError::Internal("jobs lock".into()))?;

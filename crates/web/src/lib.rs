@@ -1,6 +1,7 @@
 //! The web console: server-rendered pages in Simplified Chinese that work without JavaScript.
 //! Handlers read through the store on blocking threads; personal data is masked on screen.
 
+mod assessments;
 pub mod csrf;
 mod entitlements;
 mod lists;
@@ -74,6 +75,52 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/simulate/{id}", get(entitlements::simulate_api))
         .route("/api/work", get(entitlements::api_work))
         .route("/api/persons/{id}/entitlements", get(entitlements::api_person))
+        .route("/assessments", get(assessments::requests))
+        .route("/assessments/new", get(assessments::new_request))
+        .route(
+            "/assessments/requests",
+            axum::routing::post(assessments::create_request),
+        )
+        .route("/assessments/requests/{id}", get(assessments::request_page))
+        .route(
+            "/assessments/requests/{id}/schedule",
+            axum::routing::post(assessments::schedule),
+        )
+        .route(
+            "/assessments/requests/{id}/cancel",
+            axum::routing::post(assessments::cancel),
+        )
+        .route(
+            "/assessments/requests/{id}/review",
+            axum::routing::post(assessments::review),
+        )
+        .route(
+            "/assessments/requests/{id}/publish",
+            axum::routing::post(assessments::publish),
+        )
+        .route("/assessments/records/{id}/entry", get(assessments::entry))
+        .route("/assessments/records/{id}/save", axum::routing::post(assessments::save))
+        .route(
+            "/assessments/records/{id}/submit",
+            axum::routing::post(assessments::submit),
+        )
+        .route(
+            "/assessments/records/{id}/amend",
+            axum::routing::post(assessments::amend),
+        )
+        .route("/assessments/records/{id}/report", get(assessments::report))
+        .route("/assessments/overdue", get(assessments::overdue))
+        .route("/assessments/stats", get(assessments::stats))
+        .route(
+            "/assessments/agencies",
+            get(assessments::agencies).post(assessments::create_agency),
+        )
+        .route(
+            "/assessments/assessors",
+            axum::routing::post(assessments::create_assessor),
+        )
+        .route("/static/assessment.js", get(assessments::script))
+        .route("/static/assessment.css", get(assessments::style))
         .route("/static/style.css", get(style))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(not_found)

@@ -233,6 +233,23 @@ pub fn run(people: usize, target: &str, data: &Path, explanations: usize, today:
         rules.items.len()
     );
 
+    // Where the evaluation time goes, item by item (each with its own scope computation).
+    let mut per_item: Vec<(f64, String)> = Vec::new();
+    for item in &rules.items {
+        let t = Instant::now();
+        yanglao_entitlements::engine::evaluate_batch(&snap, &cat, &rules.params, item)?;
+        per_item.push((ms(t), item.item().name.clone()));
+    }
+    per_item.sort_by(|a, b| b.0.total_cmp(&a.0));
+    println!(
+        "  slowest_items_ms {:?}",
+        per_item
+            .iter()
+            .take(8)
+            .map(|(t, n)| format!("{n} {t:.1}"))
+            .collect::<Vec<_>>()
+    );
+
     // A draft raising 高龄津贴 against the version in force.
     let im_row = rules
         .versions

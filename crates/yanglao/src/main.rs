@@ -1,6 +1,7 @@
 //! `yanglao`: the one binary. Subcommands for operators: init, gen, import, serve, demo, and
 //! the import benchmark.
 
+mod assess_cmd;
 mod bench;
 mod bench_engine;
 mod engine_cmd;
@@ -144,6 +145,11 @@ enum Command {
     Work {
         #[arg(long, default_value = "")]
         division: String,
+    },
+    /// Capability assessments (GB/T 42195-2022): import, statistics, overdue lists, period, agencies.
+    Assess {
+        #[command(subcommand)]
+        what: assess_cmd::AssessCommand,
     },
     /// Benchmarks (results go to BENCHMARKS.md by hand, with the command).
     Bench {
@@ -367,6 +373,7 @@ fn main() -> Result<()> {
         }
         Command::Receipts { what } => engine_cmd::cmd_receipts(&open_ready(&cli.db)?, what, today)?,
         Command::Work { division } => engine_cmd::cmd_work(&open_ready(&cli.db)?, division)?,
+        Command::Assess { what } => assess_cmd::run(&open_ready(&cli.db)?, what, today)?,
     }
     Ok(())
 }

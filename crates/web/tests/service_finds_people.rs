@@ -1,0 +1,342 @@
+//! 服务找人 pages over HTTP on SQLite and PostgreSQL: work lists rolled up by division with
+//! reasons, assign and close behind the CSRF check, a person's explained entitlements, and a
+//! simulation with progress, result tables and a real Excel export.
+
+use std::collections::HashMap;
+use std::io::Cursor;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use calamine::Reader;
+use chrono::{NaiveDate, Utc};
+use tower::ServiceExt;
+use yanglao_domain::catalogue::builtin;
+use yanglao_domain::DivisionCode;
+use yanglao_registry::import::{import_file, import_villages, ImportOptions};
+use yanglao_registry::sources::source;
+use yanglao_registry::synth::{generate, GenOptions};
+use yanglao_store::{divisions, testing, Db};
+use yanglao_web::{router, App};
+
+fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, day).expect("date")
+}
+
+fn as_of() -> NaiveDate {
+    d(2025, 1, 31)
+}
+
+fn load(db: &Db, dir: &std::path::Path) {
+    let cat = builtin::catalogue();
+    let m = generate(
+        &cat,
+        &GenOptions {
+            people: 1200,
+            seed: 12,
+            region: DivisionCode::parse("150400").expect("code"),
+            as_of: as_of(),
+            dirty: false,
+            out: dir.join("in"),
+        },
+    )
+    .expect("gen");
+    divisions::save_catalogue(db, &cat).expect("save");
+    yanglao_lists::service::install_builtin(db, Utc::now()).expect("lists");
+    let cat = divisions::load_catalogue(db).expect("load");
+    import_villages(db, &cat, &dir.join("in").join(&m.villages_file)).expect("villages");
+    let cat = divisions::load_catalogue(db).expect("load");
+    for f in &m.files {
+        let opts = ImportOptions {
+            source: source(&f.source).expect("source"),
+            today: as_of(),
+            now: Utc::now(),
+            archive_dir: None,
+            report_dir: None,
+            header_overrides: HashMap::new(),
+            fail_at: None,
+        };
+        import_file(db, &cat, &dir.join("in").join(&f.file), &opts, &mut |_, _| {}).expect("import");
+    }
+}
+
+struct Res {
+    status: StatusCode,
+    body: String,
+    bytes: Vec<u8>,
+    headers: axum::http::HeaderMap,
+}
+
+async fn send(app: &Arc<App>, req: Request<Body>) -> Res {
+    let res = router(app.clone()).oneshot(req).await.expect("response");
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = axum::body::to_bytes(res.into_body(), 32 << 20)
+        .await
+        .expect("body")
+        .to_vec();
+    Res {
+        status,
+        body: String::from_utf8_lossy(&bytes).to_string(),
+        bytes,
+        headers,
+    }
+}
+
+fn get(uri: &str, cookie: Option<&str>) -> Request<Body> {
+    let mut b = Request::builder().uri(uri);
+    if let Some(c) = cookie {
+        b = b.header(header::COOKIE, c);
+    }
+    b.body(Body::empty()).expect("request")
+}
+
+fn post(uri: &str, cookie: Option<&str>, form: &str) -> Request<Body> {
+    let mut b = Request::builder()
+        .method("POST")
+        .uri(uri)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(c) = cookie {
+        b = b.header(header::COOKIE, c);
+    }
+    b.body(Body::from(form.to_string())).expect("request")
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[test]
+fn work_lists_explanations_and_simulation_pages_on_both_databases() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    for t in testing::all() {
+        let tmp = testing::TempDir::new("yanglao-web-ent");
+        let db = &t.db;
+        load(db, tmp.path());
+        let cat = divisions::load_catalogue(db).expect("catalogue");
+        yanglao_entitlements::run::run(db, &cat, as_of(), "测试", Utc::now()).expect("run");
+        // Pay one 高龄津贴 recipient the wrong amount, so the item is tracked.
+        let (pid, id_number): (i64, String) = {
+            let r = db
+                .query_one(
+                    "SELECT e.person_id, p.id_number FROM entitlement e JOIN person p ON p.id = e.person_id
+                     WHERE e.item_code = 'gaoling-jintie' AND e.status = 'entitled' ORDER BY e.person_id LIMIT 1",
+                    &[],
+                )
+                .expect("query")
+                .expect("someone 80+");
+            (r.int(0).expect("id"), r.text(1).expect("text"))
+        };
+        let csv = tmp.path().join("r.csv");
+        std::fs::write(
+            &csv,
+            format!("身份证号,项目代码,金额,起始日期\n{id_number},gaoling-jintie,90元,2024-01-01\n"),
+        )
+        .expect("write");
+        let codes = ["gaoling-jintie".to_string()].into_iter().collect();
+        yanglao_entitlements::receipts::import_receipts(db, &csv, "测试发放", &codes, "测试", Utc::now())
+            .expect("receipts");
+        yanglao_entitlements::run::run(db, &cat, as_of(), "测试", Utc::now()).expect("run");
+
+        let mut app = App::new(db.clone(), cat);
+        app.today = Box::new(as_of);
+        let app = Arc::new(app);
+
+        // The work list: rolled up by division, masked IDs, reasons; a fresh CSRF cookie.
+        let r = rt.block_on(send(&app, get("/work?division=150400", None)));
+        assert_eq!(r.status, StatusCode::OK, "{}", t.name);
+        assert!(r.body.contains("工作清单"));
+        assert!(
+            r.body.contains("红山区") || r.body.contains("松山区"),
+            "rolled up by county"
+        );
+        assert!(r.body.contains("应发 100.00 元，实发 90.00 元"), "{}", t.name);
+        assert!(!r.body.contains(&id_number), "ID numbers are masked");
+        let set_cookie = r
+            .headers
+            .get(header::SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .expect("csrf cookie")
+            .to_string();
+        assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"));
+        let token = set_cookie
+            .split(';')
+            .next()
+            .and_then(|kv| kv.split_once('='))
+            .map(|(_, v)| v.to_string())
+            .expect("token");
+        let cookie = format!("yl_csrf={token}");
+
+        let item_id = db
+            .query_one("SELECT id FROM work_item WHERE kind = 'amount'", &[])
+            .expect("q")
+            .expect("amount item")
+            .int(0)
+            .expect("id");
+        // Without the cookie, or with a wrong token: refused, nothing changes.
+        let r = rt.block_on(send(
+            &app,
+            post(
+                &format!("/work/{item_id}/assign"),
+                None,
+                &format!("csrf={token}&assignee={}", enc("王社工")),
+            ),
+        ));
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", t.name);
+        let r = rt.block_on(send(
+            &app,
+            post(
+                &format!("/work/{item_id}/assign"),
+                Some(&cookie),
+                &format!("csrf={}&assignee={}", "0".repeat(32), enc("王社工")),
+            ),
+        ));
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        let r = rt.block_on(send(
+            &app,
+            post(
+                &format!("/work/{item_id}/assign"),
+                Some(&cookie),
+                &format!("csrf={token}&assignee={}&back=/work", enc("王社工")),
+            ),
+        ));
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", t.name, r.body);
+        let r = rt.block_on(send(&app, get("/work?division=150400&kind=amount", Some(&cookie))));
+        assert!(r.body.contains("处理中（王社工）"), "{}", t.name);
+        let r = rt.block_on(send(
+            &app,
+            post(
+                &format!("/work/{item_id}/close"),
+                Some(&cookie),
+                &format!(
+                    "csrf={token}&outcome={}&by={}",
+                    enc("已核实，下月起按100元发放"),
+                    enc("王社工")
+                ),
+            ),
+        ));
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        let status = db
+            .query_one(
+                "SELECT status, outcome FROM work_item WHERE id = $1",
+                &[yanglao_store::Value::Int(item_id)],
+            )
+            .expect("q")
+            .expect("row");
+        assert_eq!(status.text(0).expect("s"), "closed");
+        assert_eq!(status.text(1).expect("o"), "已核实，下月起按100元发放");
+
+        // A person's entitlements, explained.
+        let r = rt.block_on(send(&app, get(&format!("/persons/{pid}/entitlements"), None)));
+        assert_eq!(r.status, StatusCode::OK);
+        assert!(r.body.contains("享受高龄津贴 100.00 元/月"), "{}", t.name);
+        assert!(r.body.contains("依据《内蒙古自治区基本养老服务清单》第5项"));
+        assert!(
+            r.body.contains("不符合"),
+            "the items not granted say which condition failed"
+        );
+        let r = rt.block_on(send(&app, get(&format!("/api/persons/{pid}/entitlements"), None)));
+        let json: serde_json::Value = serde_json::from_str(&r.body).expect("json");
+        assert!(json["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|i| i["item_code"] == "gaoling-jintie" && i["entitled"] == true));
+
+        // Simulation of a draft raising 高龄津贴: progress, then the result and an Excel file.
+        let text = yanglao_lists::content::BUILTIN[0].1.replacen(
+            "name = \"高龄津贴\"\ntype = \"money\"\nvalue = \"100元\"",
+            "name = \"高龄津贴\"\ntype = \"money\"\nvalue = \"150元\"",
+            1,
+        );
+        let draft = yanglao_lists::service::save_draft(db, &text, "起草人", Utc::now()).expect("draft");
+        let r = rt.block_on(send(
+            &app,
+            post(
+                "/simulate",
+                Some(&cookie),
+                &format!("csrf={token}&draft={draft}&as_of=2025-01-31"),
+            ),
+        ));
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        let location = r
+            .headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .expect("location")
+            .to_string();
+        let job: u64 = location
+            .rsplit('=')
+            .next()
+            .and_then(|j| j.parse().ok())
+            .expect("job id");
+        let mut body = String::new();
+        for _ in 0..600 {
+            let r = rt.block_on(send(&app, get(&location, Some(&cookie))));
+            body = r.body;
+            if !body.contains("正在测算") {
+                break;
+            }
+            assert!(
+                r.headers.get(header::REFRESH).is_some(),
+                "the running page refreshes itself"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert!(body.contains("年度支出变化"), "{}: {body}", t.name);
+        assert!(body.contains("高龄津贴"));
+        let r = rt.block_on(send(&app, get(&format!("/simulate/{job}/export.xlsx"), None)));
+        assert_eq!(r.status, StatusCode::OK);
+        let mut wb = calamine::Xlsx::new(Cursor::new(r.bytes)).expect("a real xlsx");
+        let sheet = wb.worksheet_range("按项目").expect("sheet");
+        let gaoling_row = sheet
+            .rows()
+            .find(|row| row.first().is_some_and(|c| *c == "高龄津贴"))
+            .expect("高龄津贴 row");
+        let change: f64 = gaoling_row[7].to_string().parse().expect("number");
+        let recipients_under_100 = db
+            .query_one(
+                "SELECT COUNT(*) FROM entitlement WHERE item_code = 'gaoling-jintie' AND amount_fen = 10000",
+                &[],
+            )
+            .expect("q")
+            .expect("row")
+            .int(0)
+            .expect("n");
+        assert_eq!(change, (recipients_under_100 * 50 * 12) as f64, "{}", t.name);
+
+        // A draft that changes nothing says so.
+        let same =
+            yanglao_lists::content::BUILTIN[0]
+                .1
+                .replacen("change_note = ", "change_note = \"仅文字调整\"\n# ", 1);
+        let draft = yanglao_lists::service::save_draft(db, &same, "起草人", Utc::now()).expect("draft");
+        let r = rt.block_on(send(
+            &app,
+            post("/simulate", Some(&cookie), &format!("csrf={token}&draft={draft}")),
+        ));
+        let location = r
+            .headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .expect("location")
+            .to_string();
+        for _ in 0..600 {
+            body = rt.block_on(send(&app, get(&location, Some(&cookie)))).body;
+            if !body.contains("正在测算") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert!(body.contains("不影响任何人"), "{}: {body}", t.name);
+    }
+}
