@@ -791,6 +791,7 @@ fn demo(people: usize, region: &str, dir: &Path, addr: SocketAddr, seed: u64, to
         c.facts,
         t.elapsed().as_secs_f64()
     );
+    engine_cmd::demo_engine(&db, region, today).context("演示测算")?;
     println!("演示账号：本版本控制台尚未启用登录（账号、角色与区划权限见 issue #6），请直接访问。");
     serve(db, addr)
 }
