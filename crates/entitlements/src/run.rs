@@ -34,6 +34,7 @@ pub enum RunError {
 pub const KIND_UNCLAIMED: &str = "unclaimed";
 pub const KIND_INELIGIBLE: &str = "ineligible";
 pub const KIND_AMOUNT: &str = "amount";
+pub const KIND_REASSESSMENT: &str = "reassessment";
 
 pub fn work_kind_label(kind: &str) -> &str {
     match kind {
@@ -492,10 +493,44 @@ fn sync_work(
             });
         }
     }
+    // Reassessments due (GB/T 42195 results older than the period the jurisdiction sets, or an
+    // open 即时评估/复评 request), for the jurisdictions of the lists in force.
+    let mut tops: Vec<DivisionCode> = rules.versions.iter().map(|v| v.list.jurisdiction).collect();
+    tops.sort();
+    tops.dedup();
+    let tops: Vec<DivisionCode> = tops
+        .iter()
+        .copied()
+        .filter(|d| !tops.iter().any(|o| o != d && d.is_within(*o)))
+        .collect();
+    for top in tops {
+        let rows = yanglao_assessment::reports::overdue(db, catalogue, top, as_of)
+            .map_err(|e| RunError::NotFound(format!("复评名单：{e}")))?;
+        for r in rows {
+            let reason = match &r.due {
+                yanglao_assessment::reports::Due::Period { last_on, due_on, months } => {
+                    format!("上次评估 {last_on}，复评周期 {months} 个月，应于 {due_on} 前复评")
+                }
+                yanglao_assessment::reports::Due::Trigger { requested_on, .. } => {
+                    format!("{requested_on} 提出即时评估或复评申请，尚未完成")
+                }
+            };
+            findings.push(Finding {
+                kind: KIND_REASSESSMENT.into(),
+                person_id: r.person_id,
+                version_id: 0,
+                item_code: "nengli-zonghe-pinggu".into(),
+                division: DivisionCode::parse(&r.hukou).map(|d| d.full()).unwrap_or(r.hukou.clone()),
+                reason,
+                amount_fen: None,
+                received_fen: None,
+            });
+        }
+    }
     Ok(store::sync_work_items(
         db,
         as_of,
-        &[KIND_UNCLAIMED, KIND_INELIGIBLE, KIND_AMOUNT],
+        &[KIND_UNCLAIMED, KIND_INELIGIBLE, KIND_AMOUNT, KIND_REASSESSMENT],
         &findings,
         now,
     )?)
@@ -548,29 +583,28 @@ pub fn load_persons(db: &Db, ids: &[i64], as_of: NaiveDate) -> Result<HashMap<i6
     let mut out: HashMap<i64, PersonFacts> = HashMap::new();
     for chunk in ids.chunks(500) {
         let list = chunk.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",");
-        db.scan(
-            &format!("SELECT id, birth_date, sex FROM person WHERE id IN ({list})"),
-            &[],
-            |r| {
-                let id = r.int(0)?;
-                out.insert(id, PersonFacts::new(id, r.date(1)?, Sex::from_code(r.int(2)?)));
-                Ok(())
-            },
-        )?;
+        // One round trip: the person with the facts valid on the date (none: one row of NULLs).
         db.scan(
             &format!(
-                "SELECT person_id, kind, value, valid_from, batch_id FROM fact
-                 WHERE person_id IN ({list}) AND valid_from <= $1 AND (valid_to IS NULL OR valid_to > $1)"
+                "SELECT p.id, p.birth_date, p.sex, f.kind, f.value, f.valid_from, f.batch_id
+                 FROM person p LEFT JOIN fact f
+                   ON f.person_id = p.id AND f.valid_from <= $1 AND (f.valid_to IS NULL OR f.valid_to > $1)
+                 WHERE p.id IN ({list})"
             ),
             &[Value::Date(as_of)],
             |r| {
-                if let (Some(p), Some(kind)) = (out.get_mut(&r.int(0)?), FactKind::parse(&r.text(1)?)) {
+                let id = r.int(0)?;
+                if !out.contains_key(&id) {
+                    out.insert(id, PersonFacts::new(id, r.date(1)?, Sex::from_code(r.int(2)?)));
+                }
+                let kind = r.opt_text(3)?.and_then(|k| FactKind::parse(&k));
+                if let (Some(p), Some(kind)) = (out.get_mut(&id), kind) {
                     p.apply(
                         kind,
-                        &r.text(2)?,
+                        &r.text(4)?,
                         Origin {
-                            batch_id: r.int(4)?,
-                            valid_from: r.date(3)?,
+                            batch_id: r.int(6)?,
+                            valid_from: r.date(5)?,
                         },
                     );
                 }
@@ -613,23 +647,31 @@ pub struct DbBatchLabels {
 impl DbBatchLabels {
     pub fn load(db: &Db, person: &PersonFacts) -> Result<DbBatchLabels, RunError> {
         let mut labels = HashMap::new();
-        for c in person.chosen.iter().flatten() {
-            if labels.contains_key(&c.origin.batch_id) {
-                continue;
-            }
-            if let Some(b) = yanglao_store::registry::batch(db, c.origin.batch_id)? {
-                let department = yanglao_domain::Department::parse(&b.department)
+        let mut ids: Vec<i64> = person.chosen.iter().flatten().map(|c| c.origin.batch_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(DbBatchLabels { labels });
+        }
+        let list = ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+        db.scan(
+            &format!("SELECT id, department, file_name, started_at FROM import_batch WHERE id IN ({list})"),
+            &[],
+            |r| {
+                let department = r.text(1)?;
+                let department = yanglao_domain::Department::parse(&department)
                     .map(|d| d.label().to_string())
-                    .unwrap_or(b.department.clone());
+                    .unwrap_or(department);
                 labels.insert(
-                    b.id,
+                    r.int(0)?,
                     (
                         department,
-                        format!(" {} 批次（{}）", b.started_at.format("%Y-%m"), b.file_name),
+                        format!(" {} 批次（{}）", r.time(3)?.format("%Y-%m"), r.text(2)?),
                     ),
                 );
-            }
-        }
+                Ok(())
+            },
+        )?;
         Ok(DbBatchLabels { labels })
     }
 }

@@ -210,8 +210,6 @@ fn run_rerun_explain_receipts_and_simulation_on_both_databases() {
             .expect("int");
         assert_eq!(count, 2, "{}: the bad file added nothing", t.name);
 
-        // Before any receipt, no item is tracked: no 应享未享 at all.
-        assert_eq!(first.work_opened, 0, "{}: untracked items open no work", t.name);
         run(db, &cat, as_of(), "测试", Utc::now()).expect("run");
         let items = |kind: &str| {
             work_items(
@@ -225,6 +223,12 @@ fn run_rerun_explain_receipts_and_simulation_on_both_databases() {
             .expect("work")
             .0
         };
+        // Before any receipt, no item was tracked: the first run opened only reassessments due
+        // (the generated 卫健 levels older than the default 12 months).
+        let due = items(yanglao_entitlements::run::KIND_REASSESSMENT);
+        assert_eq!(first.work_opened as usize, due.len(), "{}: untracked items open no work", t.name);
+        assert!(!due.is_empty(), "{}", t.name);
+        assert!(due[0].reason.contains("复评周期 12 个月"), "{}", due[0].reason);
         let amount_items = items(KIND_AMOUNT);
         assert_eq!(amount_items.len(), 1, "{}", t.name);
         assert_eq!(amount_items[0].person_id, *old_pid);

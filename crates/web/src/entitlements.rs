@@ -111,10 +111,11 @@ struct WorkPage {
     latest_run: String,
 }
 
-const KINDS: [&str; 3] = [
+const KINDS: [&str; 4] = [
     yanglao_entitlements::run::KIND_UNCLAIMED,
     yanglao_entitlements::run::KIND_INELIGIBLE,
     yanglao_entitlements::run::KIND_AMOUNT,
+    yanglao_entitlements::run::KIND_REASSESSMENT,
 ];
 
 fn item_names(app: &App) -> Result<HashMap<String, String>> {
