@@ -78,6 +78,9 @@ impl ParamBook {
         for (_, name) in crate::simulate::SHARE_PARAMS {
             book.types.entry(name.to_string()).or_insert(Type::Int);
         }
+        book.types
+            .entry(yanglao_assessment::reports::PERIOD_PARAM.to_string())
+            .or_insert(Type::Int);
         for r in rows {
             let Some(&ty) = book.types.get(&r.name) else { continue };
             let division = match DivisionCode::parse(&r.division) {

@@ -59,9 +59,18 @@ impl Rules {
     }
 
     pub fn from_versions(db: &Db, versions: Vec<AppliedVersion>) -> Result<Rules, RunError> {
-        let items = compile(&versions)?;
         let rows = yanglao_store::lists::all_param_values(db)?;
-        let params = ParamBook::new(&versions.iter().map(|v| &v.list).collect::<Vec<_>>(), &rows);
+        Rules::with_param_rows(versions, &rows)
+    }
+
+    /// The versions with the given parameter values (a parameter change under simulation adds
+    /// one that is not saved).
+    pub fn with_param_rows(
+        versions: Vec<AppliedVersion>,
+        rows: &[yanglao_store::lists::ParamValueRow],
+    ) -> Result<Rules, RunError> {
+        let items = compile(&versions)?;
+        let params = ParamBook::new(&versions.iter().map(|v| &v.list).collect::<Vec<_>>(), rows);
         Ok(Rules {
             versions,
             items,
@@ -493,40 +502,7 @@ fn sync_work(
             });
         }
     }
-    // Reassessments due (GB/T 42195 results older than the period the jurisdiction sets, or an
-    // open 即时评估/复评 request), for the jurisdictions of the lists in force.
-    let mut tops: Vec<DivisionCode> = rules.versions.iter().map(|v| v.list.jurisdiction).collect();
-    tops.sort();
-    tops.dedup();
-    let tops: Vec<DivisionCode> = tops
-        .iter()
-        .copied()
-        .filter(|d| !tops.iter().any(|o| o != d && d.is_within(*o)))
-        .collect();
-    for top in tops {
-        let rows = yanglao_assessment::reports::overdue(db, catalogue, top, as_of)
-            .map_err(|e| RunError::NotFound(format!("复评名单：{e}")))?;
-        for r in rows {
-            let reason = match &r.due {
-                yanglao_assessment::reports::Due::Period { last_on, due_on, months } => {
-                    format!("上次评估 {last_on}，复评周期 {months} 个月，应于 {due_on} 前复评")
-                }
-                yanglao_assessment::reports::Due::Trigger { requested_on, .. } => {
-                    format!("{requested_on} 提出即时评估或复评申请，尚未完成")
-                }
-            };
-            findings.push(Finding {
-                kind: KIND_REASSESSMENT.into(),
-                person_id: r.person_id,
-                version_id: 0,
-                item_code: "nengli-zonghe-pinggu".into(),
-                division: DivisionCode::parse(&r.hukou).map(|d| d.full()).unwrap_or(r.hukou.clone()),
-                reason,
-                amount_fen: None,
-                received_fen: None,
-            });
-        }
-    }
+    findings.extend(reassessments_due(db, catalogue, rules, snapshot, as_of)?);
     Ok(store::sync_work_items(
         db,
         as_of,
@@ -534,6 +510,115 @@ fn sync_work(
         &findings,
         now,
     )?)
+}
+
+/// Reassessments due (issue #5 §2): the current capability result started at least one period
+/// before the date (the period is the parameter 【能力评估复评周期（月）】 where the person's 户籍
+/// is, default 12 — the rule of `yanglao_assessment::reports::overdue`), or an open 即时评估/复评
+/// request (A.1.3). One scan of the current results, periods resolved once per division; only
+/// people alive and in the jurisdiction of a list in force.
+fn reassessments_due(
+    db: &Db,
+    catalogue: &Catalogue,
+    rules: &Rules,
+    snapshot: &Snapshot,
+    as_of: NaiveDate,
+) -> Result<Vec<Finding>, RunError> {
+    use yanglao_assessment::reports::{DEFAULT_PERIOD_MONTHS, PERIOD_PARAM};
+    let ids = snapshot.person_ids();
+    let ids = ids.values();
+    let Some(hukou) = snapshot.column("户籍") else {
+        return Ok(Vec::new());
+    };
+    let alive = snapshot
+        .column("在世")
+        .and_then(|c| arrow_array::cast::AsArray::as_boolean_opt(c.as_ref()).cloned());
+    let mut tops: Vec<DivisionCode> = rules.versions.iter().map(|v| v.list.jurisdiction).collect();
+    tops.sort();
+    tops.dedup();
+    let placed = |row: usize| -> Option<DivisionCode> {
+        let alive = alive.as_ref().is_some_and(|a| a.value(row));
+        let d = division_at(hukou, row)?;
+        (alive && tops.iter().any(|t| catalogue.is_within_on(d, *t, as_of))).then_some(d)
+    };
+    let mut last: HashMap<i64, i32> = HashMap::new();
+    db.scan_raw(
+        "SELECT person_id, valid_from FROM fact
+         WHERE kind = 'capability_level' AND valid_from <= $1 AND (valid_to IS NULL OR valid_to > $1)",
+        &[Value::Date(as_of)],
+        |r| {
+            let (p, d) = (r.int(0)?, r.days(1)?.unwrap_or(i32::MIN));
+            let e = last.entry(p).or_insert(d);
+            *e = (*e).max(d);
+            Ok(())
+        },
+    )?;
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or(as_of);
+    let mut months_at: HashMap<DivisionCode, u32> = HashMap::new();
+    let mut out = Vec::new();
+    let mut people: Vec<(&i64, &i32)> = last.iter().collect();
+    people.sort_unstable();
+    for (pid, days) in people {
+        let Ok(row) = ids.binary_search(pid) else { continue };
+        let Some(d) = placed(row) else { continue };
+        let months = *months_at.entry(d).or_insert_with(|| {
+            match rules
+                .params
+                .resolve(catalogue, PERIOD_PARAM, d, as_of)
+                .map(|e| &e.value)
+            {
+                Some(yanglao_lists::params::ParamValue::Int(n)) if (1..=120).contains(n) => *n as u32,
+                _ => DEFAULT_PERIOD_MONTHS,
+            }
+        });
+        let Some(last_on) = epoch.checked_add_signed(chrono::Duration::days((*days).into())) else {
+            continue;
+        };
+        let Some(due_on) = last_on.checked_add_months(chrono::Months::new(months)) else {
+            continue;
+        };
+        if due_on <= as_of {
+            out.push(Finding {
+                kind: KIND_REASSESSMENT.into(),
+                person_id: *pid,
+                version_id: 0,
+                item_code: "nengli-zonghe-pinggu".into(),
+                division: d.full(),
+                reason: format!("上次评估 {last_on}，复评周期 {months} 个月，应于 {due_on} 前复评"),
+                amount_fen: None,
+                received_fen: None,
+            });
+        }
+    }
+    let triggers = yanglao_store::assessments::open_requests(db, &["immediate", "dispute"])?;
+    let mut seen: HashSet<i64> = out.iter().map(|f| f.person_id).collect();
+    for q in triggers.into_iter().filter(|q| q.requested_on <= as_of) {
+        let Ok(row) = ids.binary_search(&q.person_id) else {
+            continue;
+        };
+        let Some(d) = placed(row) else { continue };
+        if seen.insert(q.person_id) {
+            out.push(Finding {
+                kind: KIND_REASSESSMENT.into(),
+                person_id: q.person_id,
+                version_id: 0,
+                item_code: "nengli-zonghe-pinggu".into(),
+                division: d.full(),
+                reason: format!(
+                    "{} 提出{}申请，尚未完成",
+                    q.requested_on,
+                    if q.reason == "dispute" {
+                        "复评"
+                    } else {
+                        "即时评估"
+                    }
+                ),
+                amount_fen: None,
+                received_fen: None,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// 死亡, 迁出, or the conditions that no longer hold (不再低保, 年龄 …).

@@ -226,7 +226,12 @@ fn run_rerun_explain_receipts_and_simulation_on_both_databases() {
         // Before any receipt, no item was tracked: the first run opened only reassessments due
         // (the generated 卫健 levels older than the default 12 months).
         let due = items(yanglao_entitlements::run::KIND_REASSESSMENT);
-        assert_eq!(first.work_opened as usize, due.len(), "{}: untracked items open no work", t.name);
+        assert_eq!(
+            first.work_opened as usize,
+            due.len(),
+            "{}: untracked items open no work",
+            t.name
+        );
         assert!(!due.is_empty(), "{}", t.name);
         assert!(due[0].reason.contains("复评周期 12 个月"), "{}", due[0].reason);
         let amount_items = items(KIND_AMOUNT);
@@ -319,6 +324,23 @@ fn run_rerun_explain_receipts_and_simulation_on_both_databases() {
         assert!(!sim.affects_nobody());
         let by_level: i64 = g.by_level.values().sum();
         assert_eq!(by_level, g.new_cost_fen - g.base_cost_fen, "the split adds up");
+
+        // A parameter change (not saved): 高龄津贴 set to 130元 for 赤峰市 from the date.
+        let mut rows = yanglao_store::lists::all_param_values(db).expect("rows");
+        rows.push(yanglao_store::lists::ParamValueRow {
+            id: i64::MAX,
+            name: "高龄津贴".into(),
+            division: "150400".into(),
+            valid_from: as_of(),
+            value: "130元".into(),
+            set_by: "测算".into(),
+            set_at: Utc::now(),
+            note: String::new(),
+        });
+        let changed = Rules::with_param_rows(rules.versions.clone(), &rows).expect("rules");
+        let sim = compare(&snap, &cat, &rules, &changed).expect("simulate");
+        assert_eq!(sim.cost_change_fen, under_100 * 3000 * 12, "{}", t.name);
+        assert_eq!(sim.items.len(), 1, "only 高龄津贴 reads the parameter: {:?}", sim.items);
 
         // Age 80 → 75 gains people; an unchanged draft affects nobody and says so.
         let younger = text.replacen("eligibility = \"年龄 >= 80\"", "eligibility = \"年龄 >= 75\"", 1);

@@ -77,6 +77,7 @@ struct CountRow {
 struct WorkRow {
     id: i64,
     kind: String,
+    unclaimed: bool,
     person_id: i64,
     name: String,
     id_masked: String,
@@ -145,6 +146,7 @@ fn work_row(w: &WorkItem, names: &HashMap<String, String>, app: &App) -> WorkRow
     WorkRow {
         id: w.id,
         kind: work_kind_label(&w.kind).to_string(),
+        unclaimed: w.kind == yanglao_entitlements::run::KIND_UNCLAIMED,
         person_id: w.person_id,
         name: w.person_name.clone(),
         id_masked: masked(&w.id_number),
@@ -266,6 +268,9 @@ pub struct CloseForm {
     outcome: String,
     by: String,
     back: Option<String>,
+    /// For 应享未享: the worker confirms the person now receives the item (recorded as a
+    /// receipt from the date, source "个案工作者确认").
+    enrol: Option<String>,
 }
 
 /// Only a local path may be redirected to (no open redirect).
@@ -313,11 +318,27 @@ pub async fn close(
     let outcome = required("办理结果", &f.outcome, 500)?;
     let by = required("办结人", &f.by, 40)?;
     blocking(move || {
+        let item = store::work_item(&app.db, id)?.ok_or_else(|| AppError::NotFound("没有这个事项。".into()))?;
         let n = app
             .db
             .tx(|t| store::close_work_item(t, id, &outcome, &by, Utc::now()))?;
         if n == 0 {
             return Err(AppError::BadRequest("该事项不存在或已办结。".into()));
+        }
+        if f.enrol.is_some() && item.kind == yanglao_entitlements::run::KIND_UNCLAIMED {
+            store::insert_receipts(
+                &app.db,
+                &[store::Receipt {
+                    person_id: item.person_id,
+                    item_code: item.item_code.clone(),
+                    amount_fen: item.amount_fen,
+                    valid_from: (app.today)(),
+                    valid_to: None,
+                    source: format!("个案工作者确认（{by}）"),
+                }],
+                &by,
+                Utc::now(),
+            )?;
         }
         Ok(Redirect::to(&back_to(f.back)).into_response())
     })

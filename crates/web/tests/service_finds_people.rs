@@ -152,7 +152,7 @@ fn work_lists_explanations_and_simulation_pages_on_both_databases() {
         let app = Arc::new(app);
 
         // The work list: rolled up by division, masked IDs, reasons; a fresh CSRF cookie.
-        let r = rt.block_on(send(&app, get("/work?division=150400", None)));
+        let r = rt.block_on(send(&app, get("/work?division=150400&kind=amount", None)));
         assert_eq!(r.status, StatusCode::OK, "{}", t.name);
         assert!(r.body.contains("工作清单"));
         assert!(
@@ -234,6 +234,41 @@ fn work_lists_explanations_and_simulation_pages_on_both_databases() {
             .expect("row");
         assert_eq!(status.text(0).expect("s"), "closed");
         assert_eq!(status.text(1).expect("o"), "已核实，下月起按100元发放");
+
+        // Closing an 应享未享 item with "已纳入享受" records what the person now receives.
+        let (unclaimed_id, unclaimed_person) = {
+            let r = db
+                .query_one(
+                    "SELECT id, person_id FROM work_item WHERE kind = 'unclaimed' ORDER BY id LIMIT 1",
+                    &[],
+                )
+                .expect("q")
+                .expect("an unclaimed item");
+            (r.int(0).expect("id"), r.int(1).expect("person"))
+        };
+        let r = rt.block_on(send(
+            &app,
+            post(
+                &format!("/work/{unclaimed_id}/close"),
+                Some(&cookie),
+                &format!(
+                    "csrf={token}&outcome={}&by={}&enrol=1",
+                    enc("已上门核实并纳入发放"),
+                    enc("李社工")
+                ),
+            ),
+        ));
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let source = db
+            .query_one(
+                "SELECT source FROM benefit_receipt WHERE person_id = $1 AND item_code = 'gaoling-jintie'",
+                &[yanglao_store::Value::Int(unclaimed_person)],
+            )
+            .expect("q")
+            .expect("a receipt recorded by the worker")
+            .text(0)
+            .expect("text");
+        assert_eq!(source, "个案工作者确认（李社工）");
 
         // A person's entitlements, explained.
         let r = rt.block_on(send(&app, get(&format!("/persons/{pid}/entitlements"), None)));

@@ -127,6 +127,39 @@ pub fn cmd_simulate(db: &Db, which: &str, as_of: NaiveDate) -> Result<()> {
     Ok(())
 }
 
+/// 调整测算 for a parameter change (not saved): the rules in force with one more value set.
+pub fn cmd_simulate_param(db: &Db, name: &str, division: &str, value: &str, as_of: NaiveDate) -> Result<()> {
+    let cat = divisions::load_catalogue(db)?;
+    let div = DivisionCode::parse(division).context("--division")?;
+    let base = Rules::in_force(db, as_of)?;
+    let ty = base
+        .params
+        .param_type(name)
+        .with_context(|| format!("现行清单中没有参数【{name}】"))?;
+    yanglao_lists::params::parse_value(name, ty, value)?;
+    let mut rows = yanglao_store::lists::all_param_values(db)?;
+    rows.push(yanglao_store::lists::ParamValueRow {
+        id: i64::MAX,
+        name: name.to_string(),
+        division: div.short(),
+        valid_from: as_of,
+        value: value.to_string(),
+        set_by: "测算（未保存）".into(),
+        set_at: Utc::now(),
+        note: String::new(),
+    });
+    let new = Rules::with_param_rows(base.versions.clone(), &rows)?;
+    let snap = Snapshot::load(db, as_of)?;
+    let sim = compare(&snap, &cat, &base, &new)?;
+    print_simulation(
+        &cat,
+        &sim,
+        &format!("【{name}】在 {} 设为 {value}", cat.path_name(div, as_of)),
+        0,
+    );
+    Ok(())
+}
+
 pub fn print_simulation(cat: &Catalogue, sim: &Simulation, title: &str, load_ms: u128) {
     let _ = cat;
     println!(

@@ -132,9 +132,19 @@ enum Command {
     },
     /// 调整测算: a draft list version (id or TOML file) against the version in force.
     Simulate {
-        draft: String,
+        /// A draft version id or TOML file; omit it to simulate a parameter change (--param).
+        draft: Option<String>,
         #[arg(long)]
         as_of: Option<NaiveDate>,
+        /// A parameter change instead of a draft: the parameter's name …
+        #[arg(long)]
+        param: Option<String>,
+        /// … the division setting it …
+        #[arg(long)]
+        division: Option<String>,
+        /// … and the value (153元, an integer, or 0=0元,3=300元), from --as-of, not saved.
+        #[arg(long)]
+        value: Option<String>,
     },
     /// What people actually receive (发放/服务记录), compared with entitlements by `run`.
     Receipts {
@@ -368,8 +378,20 @@ fn main() -> Result<()> {
         Command::Explain { id_number, as_of, all } => {
             engine_cmd::cmd_explain(&open_ready(&cli.db)?, id_number, as_of.unwrap_or(today), *all)?
         }
-        Command::Simulate { draft, as_of } => {
-            engine_cmd::cmd_simulate(&open_ready(&cli.db)?, draft, as_of.unwrap_or(today))?
+        Command::Simulate {
+            draft,
+            as_of,
+            param,
+            division,
+            value,
+        } => {
+            let db = open_ready(&cli.db)?;
+            let as_of = as_of.unwrap_or(today);
+            match (draft, param, division, value) {
+                (Some(d), None, None, None) => engine_cmd::cmd_simulate(&db, d, as_of)?,
+                (None, Some(p), Some(d), Some(v)) => engine_cmd::cmd_simulate_param(&db, p, d, v, as_of)?,
+                _ => bail!("给出草稿版本（编号或文件），或 --param、--division、--value 三项"),
+            }
         }
         Command::Receipts { what } => engine_cmd::cmd_receipts(&open_ready(&cli.db)?, what, today)?,
         Command::Work { division } => engine_cmd::cmd_work(&open_ready(&cli.db)?, division)?,
