@@ -679,11 +679,14 @@ pub fn load_persons(db: &Db, ids: &[i64], as_of: NaiveDate) -> Result<HashMap<i6
             &[Value::Date(as_of)],
             |r| {
                 let id = r.int(0)?;
-                if !out.contains_key(&id) {
-                    out.insert(id, PersonFacts::new(id, r.date(1)?, Sex::from_code(r.int(2)?)));
-                }
+                let p = match out.entry(id) {
+                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(PersonFacts::new(id, r.date(1)?, Sex::from_code(r.int(2)?)))
+                    }
+                };
                 let kind = r.opt_text(3)?.and_then(|k| FactKind::parse(&k));
-                if let (Some(p), Some(kind)) = (out.get_mut(&id), kind) {
+                if let Some(kind) = kind {
                     p.apply(
                         kind,
                         &r.text(4)?,
