@@ -808,3 +808,67 @@ pub fn explain_person(
         items,
     })
 }
+
+/// People a list rule needs a capability level for (issue #5: "automatically when a list rule
+/// needs a level"): alive and in scope of an item whose eligibility reads 已评估 or 能力等级, not
+/// assessed, not entitled now, and entitled if they were assessed at the most impaired level —
+/// so the missing assessment is the only thing between them and the item. Decided over the whole snapshot with
+/// the columns 已评估/能力等级 replaced; returns (person, item name), one item per person.
+pub fn assessment_candidates(
+    snapshot: &Snapshot,
+    catalogue: &Catalogue,
+    rules: &Rules,
+) -> Result<Vec<(i64, String)>, RunError> {
+    use arrow_array::cast::AsArray;
+    use std::sync::Arc;
+    let Some(assessed) = snapshot.column("已评估").and_then(|c| c.as_boolean_opt().cloned()) else {
+        return Ok(Vec::new());
+    };
+    let n = snapshot.len();
+    // The "what if assessed at level 4" snapshot: same rows, two columns replaced.
+    let schema = snapshot.batch.schema();
+    let mut columns: Vec<arrow_array::ArrayRef> = snapshot.batch.columns().to_vec();
+    for (i, f) in schema.fields().iter().enumerate() {
+        match f.name().as_str() {
+            "已评估" => columns[i] = Arc::new(arrow_array::BooleanArray::from(vec![true; n])),
+            "能力等级" => {
+                let levels = columns[i].as_primitive::<arrow_array::types::Int64Type>();
+                let filled: arrow_array::Int64Array = levels.iter().map(|v| Some(v.unwrap_or(4))).collect();
+                columns[i] = Arc::new(filled);
+            }
+            _ => {}
+        }
+    }
+    let batch = arrow_array::RecordBatch::try_new(schema, columns).map_err(|e| RunError::NotFound(e.to_string()))?;
+    let what_if = Snapshot {
+        as_of: snapshot.as_of,
+        batch,
+    };
+    let ids = snapshot.person_ids();
+    let mut seen: HashSet<i64> = HashSet::new();
+    let mut out = Vec::new();
+    let mut scopes = HashMap::new();
+    for item in &rules.items {
+        let Some(rule) = &item.eligibility else { continue };
+        let mut read = Vec::new();
+        crate::explain::facts_read(rule, &mut read);
+        if !read.iter().any(|f| f == "已评估" || f == "能力等级") {
+            continue;
+        }
+        let scope = cached_scope(&mut scopes, snapshot, catalogue, &rules.params, item)?;
+        let now = evaluate_in_scope(snapshot, catalogue, &rules.params, item, scope)?;
+        let col = evaluate_in_scope(&what_if, catalogue, &rules.params, item, scope)?;
+        // Entitled only if assessed: not already entitled (or undetermined) without it.
+        let gained = &col.entitled & &!&(&now.entitled | &now.undetermined);
+        for row in gained.set_indices() {
+            if assessed.value(row) {
+                continue;
+            }
+            let pid = ids.value(row);
+            if seen.insert(pid) {
+                out.push((pid, item.item().name.clone()));
+            }
+        }
+    }
+    Ok(out)
+}

@@ -111,6 +111,29 @@ fn run_rerun_explain_receipts_and_simulation_on_both_databases() {
         assert_eq!(second.work_opened, 0, "{}", t.name);
         assert_eq!(second.work_refreshed, 0, "{}", t.name);
 
+        // People a rule needs a level for (护理补贴: 低保/特困/低收入, not assessed) get an
+        // automatic request; assessed people and people outside such rules do not.
+        let snap0 = Snapshot::load(db, as_of()).expect("snapshot");
+        let rules0 = Rules::in_force(db, as_of()).expect("rules");
+        let candidates = yanglao_entitlements::run::assessment_candidates(&snap0, &cat, &rules0).expect("candidates");
+        assert!(!candidates.is_empty(), "{}", t.name);
+        for (pid, item_name) in candidates.iter().take(20) {
+            let e = explain_person(db, &cat, &rules0, *pid, as_of()).expect("explain");
+            let it = e.items.iter().find(|i| &i.item_name == item_name).expect("item");
+            assert!(!it.entitled, "not yet entitled: no level");
+            assert!(
+                it.conditions.iter().any(|c| !c.holds && c.text == "尚无能力评估结果"),
+                "{}",
+                it.sentence
+            );
+        }
+        let (pid, item) = &candidates[0];
+        let req = yanglao_assessment::service::request_for_rule(db, *pid, item, as_of(), Utc::now()).expect("request");
+        assert!(req.is_some());
+        let again =
+            yanglao_assessment::service::request_for_rule(db, *pid, item, as_of(), Utc::now()).expect("request");
+        assert!(again.is_none(), "one open request per person");
+
         // Stored (batch) entitlements equal the explanation (interpreter, facts read anew).
         let rules = Rules::in_force(db, as_of()).expect("rules");
         let mut stored: HashMap<i64, BTreeSet<String>> = HashMap::new();

@@ -26,8 +26,27 @@ pub enum ReceiptCommand {
     },
 }
 
-pub fn cmd_run(db: &Db, as_of: NaiveDate, by: &str) -> Result<()> {
+/// Assessment requests for the people a list rule needs a level for (see
+/// `assessment_candidates`); one open request per person, existing ones are kept.
+pub fn request_assessments(db: &Db, as_of: NaiveDate) -> Result<usize> {
     let cat = divisions::load_catalogue(db)?;
+    let rules = Rules::in_force(db, as_of)?;
+    let snap = Snapshot::load(db, as_of)?;
+    let mut made = 0;
+    for (pid, item) in yanglao_entitlements::run::assessment_candidates(&snap, &cat, &rules)? {
+        if yanglao_assessment::service::request_for_rule(db, pid, &item, as_of, Utc::now())?.is_some() {
+            made += 1;
+        }
+    }
+    Ok(made)
+}
+
+pub fn cmd_run(db: &Db, as_of: NaiveDate, by: &str, request: bool) -> Result<()> {
+    let cat = divisions::load_catalogue(db)?;
+    if request {
+        let n = request_assessments(db, as_of)?;
+        println!("已为清单规则需要能力等级、尚未评估的 {n} 人自动提出评估申请。");
+    }
     let r = run(db, &cat, as_of, by, Utc::now())?;
     println!(
         "测算 #{}（{as_of}）：{} 人 × {} 项，应享 {} 人次，无法判定 {} 人次；新增 {}，取消 {}，变更 {}",
@@ -295,6 +314,8 @@ pub fn demo_engine(db: &Db, region: DivisionCode, today: NaiveDate) -> Result<()
         }
     }
     run(db, &cat, today, "演示", Utc::now())?;
+    let requested = request_assessments(db, today)?;
+    println!("能力评估：为清单规则需要能力等级、尚未评估的 {requested} 人自动提出评估申请。");
     let now = yanglao_store::Value::Time(Utc::now());
     let paid_from = yanglao_store::Value::Date(NaiveDate::from_ymd_opt(2024, 1, 1).unwrap_or(today));
     // Most recipients paid the right amount, one in 37 paid 20元 short, one in 12 not paid.

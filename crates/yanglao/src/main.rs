@@ -120,6 +120,9 @@ enum Command {
         as_of: Option<NaiveDate>,
         #[arg(long, default_value = "操作员")]
         by: String,
+        /// First request assessments for people a list rule needs a capability level for.
+        #[arg(long)]
+        request_assessments: bool,
     },
     /// Every list item for one person on a date, entitled or not, and why.
     Explain {
@@ -374,7 +377,11 @@ fn main() -> Result<()> {
             init(&db)?;
             param_command(&db, what, today)?
         }
-        Command::Run { as_of, by } => engine_cmd::cmd_run(&open_ready(&cli.db)?, as_of.unwrap_or(today), by)?,
+        Command::Run {
+            as_of,
+            by,
+            request_assessments,
+        } => engine_cmd::cmd_run(&open_ready(&cli.db)?, as_of.unwrap_or(today), by, *request_assessments)?,
         Command::Explain { id_number, as_of, all } => {
             engine_cmd::cmd_explain(&open_ready(&cli.db)?, id_number, as_of.unwrap_or(today), *all)?
         }
