@@ -850,6 +850,12 @@ pub fn assessment_candidates(
     let mut scopes = HashMap::new();
     for item in &rules.items {
         let Some(rule) = &item.eligibility else { continue };
+        // Only items that pay an amount (护理补贴, 特困 照料护理): for services such as 巡访关爱 the
+        // level is one way in among several, and requesting an assessment for everyone who has
+        // none would bury the assessors' queue (measured on the demo: half the population).
+        if item.amount.is_none() {
+            continue;
+        }
         let mut read = Vec::new();
         crate::explain::facts_read(rule, &mut read);
         if !read.iter().any(|f| f == "已评估" || f == "能力等级") {
