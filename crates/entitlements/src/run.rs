@@ -255,7 +255,9 @@ pub fn run(
             format!("{:012}", v.division)
         },
     };
-    let (mut add, mut remove, mut changed) = (Vec::new(), Vec::new(), 0i64);
+    // Adds are kept as compact rows and turned into stored rows only while writing.
+    let (mut add, mut remove, mut changed): (Vec<(EntKey, EntVal)>, Vec<(i64, i64, String)>, i64) =
+        (Vec::new(), Vec::new(), 0);
     {
         let (mut i, mut j) = (0, 0);
         while i < fresh.len() || j < old.len() {
@@ -266,7 +268,7 @@ pub fn run(
             };
             match ord {
                 std::cmp::Ordering::Less => {
-                    add.push(stored(&fresh[i].0, &fresh[i].1));
+                    add.push(fresh[i]);
                     i += 1;
                 }
                 std::cmp::Ordering::Greater => {
@@ -278,7 +280,7 @@ pub fn run(
                     if fresh[i].1 != old[j].1 {
                         let k = old[j].0;
                         remove.push((k.person, k.version, codes[k.code as usize].clone()));
-                        add.push(stored(&fresh[i].0, &fresh[i].1));
+                        add.push(fresh[i]);
                         changed += 1;
                     }
                     i += 1;
@@ -290,7 +292,8 @@ pub fn run(
     drop(fresh);
     drop(old);
     report.timings.diff_ms = t.elapsed().as_millis();
-    report.added = i64::try_from(add.len()).unwrap_or(i64::MAX) - changed;
+    let add_count = add.len();
+    report.added = i64::try_from(add_count).unwrap_or(i64::MAX) - changed;
     report.removed = i64::try_from(remove.len()).unwrap_or(i64::MAX) - changed;
     report.changed = changed;
 
@@ -314,7 +317,8 @@ pub fn run(
             started_at: now,
             finished_at: Utc::now(),
             remove,
-            add,
+            add: std::cell::RefCell::new(Box::new(add.iter().map(|(k, v)| stored(k, v)))),
+            add_count,
             changed,
             params,
         },

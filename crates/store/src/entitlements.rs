@@ -76,8 +76,10 @@ pub struct RunWrite<'a> {
     pub finished_at: DateTime<Utc>,
     /// Rows to remove (person, version, item).
     pub remove: Vec<(i64, i64, String)>,
-    /// Rows to add (changed rows are removed and added again).
-    pub add: Vec<StoredEntitlement>,
+    /// Rows to add (changed rows are removed and added again), produced one at a time so that
+    /// a province-sized first run never holds them all as owned rows; `add_count` of them.
+    pub add: std::cell::RefCell<Box<dyn Iterator<Item = StoredEntitlement> + 'a>>,
+    pub add_count: usize,
     pub changed: i64,
     pub params: Vec<UsedParam>,
 }
@@ -120,7 +122,7 @@ pub fn write_run(db: &Db, w: &RunWrite<'_>) -> Result<i64> {
                     Value::Int(w.persons),
                     Value::text(w.versions),
                     Value::Int(w.entitled),
-                    Value::Int(i64::try_from(w.add.len()).unwrap_or(i64::MAX) - w.changed),
+                    Value::Int(i64::try_from(w.add_count).unwrap_or(i64::MAX) - w.changed),
                     Value::Int(i64::try_from(w.remove.len()).unwrap_or(i64::MAX) - w.changed),
                     Value::Int(w.changed),
                     Value::text(w.by),
@@ -157,7 +159,7 @@ pub fn write_run(db: &Db, w: &RunWrite<'_>) -> Result<i64> {
                 t.batch("DROP TABLE temp.ent_remove")?;
             }
         }
-        if !w.add.is_empty() {
+        if w.add_count > 0 {
             // The date once, in the form each backend stores (formatting it per row showed in
             // the profile of a 3-million-row first run).
             let as_of = match t.backend() {
@@ -165,7 +167,8 @@ pub fn write_run(db: &Db, w: &RunWrite<'_>) -> Result<i64> {
                 Backend::Postgres => Value::Date(w.as_of),
             };
             let mut b = t.bulk("entitlement", &ENT_COLS, &ENT_TYPES)?;
-            for e in &w.add {
+            let mut rows = w.add.borrow_mut();
+            for e in rows.by_ref() {
                 b.write(&[
                     as_of.clone(),
                     Value::Int(e.person_id),
