@@ -256,8 +256,9 @@ pub fn run(
         },
     };
     // Adds are kept as compact rows and turned into stored rows only while writing.
-    let (mut add, mut remove, mut changed): (Vec<(EntKey, EntVal)>, Vec<(i64, i64, String)>, i64) =
-        (Vec::new(), Vec::new(), 0);
+    let mut add: Vec<(EntKey, EntVal)> = Vec::new();
+    let mut remove: Vec<(i64, i64, String)> = Vec::new();
+    let mut changed = 0i64;
     {
         let (mut i, mut j) = (0, 0);
         while i < fresh.len() || j < old.len() {
