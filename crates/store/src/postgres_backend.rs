@@ -6,7 +6,7 @@ use bytes::BytesMut;
 use chrono::{DateTime, NaiveDate, Utc};
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
-use postgres::{Client, NoTls};
+use postgres::{Client, GenericClient, NoTls};
 
 use crate::pool::Pool;
 use crate::{Backend, BulkWriter, ColType, RawRow, Result, Row, StoreError, Tx, Value};
@@ -67,13 +67,23 @@ impl PgDb {
         Ok(out)
     }
 
+    /// Reads outside a transaction: a single query needs no BEGIN/COMMIT, and those two round
+    /// trips were most of a one-person explanation's time.
     pub fn read<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
-        self.tx(f)
+        let mut conn = self.pool.get()?;
+        if conn.is_closed() {
+            conn.discard();
+            conn = self.pool.get()?;
+        }
+        let client: &mut Client = &mut conn;
+        let mut t = PgTx { tx: client };
+        f(&mut t)
     }
 }
 
-struct PgTx<'a, 'b> {
-    tx: &'a mut postgres::Transaction<'b>,
+/// Statements on a transaction or, for reads, on the connection itself.
+struct PgTx<'a, C: GenericClient> {
+    tx: &'a mut C,
 }
 
 impl ToSql for Value {
@@ -137,7 +147,7 @@ fn read_row(row: &postgres::Row) -> Result<Row> {
     Ok(Row(out))
 }
 
-impl Tx for PgTx<'_, '_> {
+impl<C: GenericClient> Tx for PgTx<'_, C> {
     fn backend(&self) -> Backend {
         Backend::Postgres
     }
