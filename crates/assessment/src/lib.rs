@@ -21,6 +21,7 @@ pub mod gbt42195;
 pub mod icd;
 pub mod import;
 pub mod ltc;
+pub mod ltc_service;
 pub mod reports;
 pub mod service;
 pub mod workflow;

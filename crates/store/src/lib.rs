@@ -9,6 +9,7 @@ pub mod assessments;
 pub mod divisions;
 pub mod entitlements;
 pub mod lists;
+pub mod ltc;
 mod pool;
 mod postgres_backend;
 pub mod registry;
@@ -307,6 +308,7 @@ impl Db {
                 (3, include_str!("../migrations/sqlite/0003_parameters.sql")),
                 (4, include_str!("../migrations/sqlite/0004_entitlements.sql")),
                 (5, include_str!("../migrations/sqlite/0005_assessments.sql")),
+                (6, include_str!("../migrations/sqlite/0006_ltc.sql")),
             ],
             Backend::Postgres => &[
                 (1, include_str!("../migrations/postgres/0001_registry.sql")),
@@ -314,6 +316,7 @@ impl Db {
                 (3, include_str!("../migrations/postgres/0003_parameters.sql")),
                 (4, include_str!("../migrations/postgres/0004_entitlements.sql")),
                 (5, include_str!("../migrations/postgres/0005_assessments.sql")),
+                (6, include_str!("../migrations/postgres/0006_ltc.sql")),
             ],
         };
         self.tx(|t| {

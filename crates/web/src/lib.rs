@@ -5,6 +5,7 @@ mod assessments;
 pub mod csrf;
 mod entitlements;
 mod lists;
+mod ltc;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -119,6 +120,9 @@ pub fn router(app: Arc<App>) -> Router {
             "/assessments/assessors",
             axum::routing::post(assessments::create_assessor),
         )
+        .route("/assessments/ltc/tables", get(ltc::tables))
+        .route("/assessments/ltc/person/{id}", get(ltc::person))
+        .route("/assessments/ltc/person/{id}/new", get(ltc::entry).post(ltc::create))
         .route("/static/assessment.js", get(assessments::script))
         .route("/static/assessment.css", get(assessments::style))
         .route("/static/style.css", get(style))

@@ -8,6 +8,7 @@ use anyhow::{bail, Context, Result};
 use chrono::{NaiveDate, Utc};
 use clap::Subcommand;
 use yanglao_assessment::import::{self, Outcome};
+use yanglao_assessment::ltc_service::{self, TableInput, NO_TABLE};
 use yanglao_assessment::reports::{self, Due, PERIOD_PARAM};
 use yanglao_assessment::service::{self, AgencyInput, AssessorInput};
 use yanglao_domain::{DivisionCode, IdNumber};
@@ -89,6 +90,32 @@ pub enum AssessCommand {
         #[arg(long)]
         by: String,
     },
+    /// 长期护理失能等级 grading tables (医保办发〔2021〕37号; cut-offs and 组合法 loaded per
+    /// jurisdiction because the official numbers are unconfirmed).
+    LtcTable {
+        #[command(subcommand)]
+        what: LtcTableCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum LtcTableCommand {
+    /// Load a grading table (TOML: source, adl/cognition/perception cut-offs, [combination]) for
+    /// a division from a date; it grades LTC assessments of persons there from that date.
+    Load {
+        file: PathBuf,
+        #[arg(long)]
+        division: String,
+        #[arg(long)]
+        from: NaiveDate,
+        #[arg(long)]
+        by: String,
+        /// The document the jurisdiction loads it under (e.g. 实施细则 and 文号).
+        #[arg(long)]
+        source: String,
+    },
+    /// List loaded grading tables.
+    List,
 }
 
 fn masked(id: &str) -> String {
@@ -240,6 +267,48 @@ pub fn run(db: &Db, what: &AssessCommand, today: NaiveDate) -> Result<()> {
                 Utc::now(),
             )?;
             println!("已登记评估员 #{id}：{name}（{}，证书 {certificate}）", a.name);
+        }
+        AssessCommand::LtcTable {
+            what:
+                LtcTableCommand::Load {
+                    file,
+                    division,
+                    from,
+                    by,
+                    source,
+                },
+        } => {
+            let text = std::fs::read_to_string(file).with_context(|| format!("读取分级表文件 {}", file.display()))?;
+            let table = ltc_service::parse_table(&text)?;
+            let id = ltc_service::load_table(
+                db,
+                &table,
+                &TableInput {
+                    division,
+                    valid_from: *from,
+                    source_document: source,
+                },
+                by,
+                Utc::now(),
+            )?;
+            println!(
+                "已载入长期护理失能等级分级表 #{id}：{division} 自 {from} 起（{}）",
+                table.spec().source
+            );
+        }
+        AssessCommand::LtcTable {
+            what: LtcTableCommand::List,
+        } => {
+            let rows = yanglao_store::ltc::tables(db)?;
+            if rows.is_empty() {
+                println!("尚未载入长期护理失能等级分级表：{NO_TABLE}");
+            }
+            for r in rows {
+                println!(
+                    "  #{} {} 自 {} 起  {}  载入人 {}（{}）",
+                    r.id, r.division, r.valid_from, r.source_document, r.loaded_by, r.loaded_at
+                );
+            }
         }
     }
     Ok(())
