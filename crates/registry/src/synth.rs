@@ -537,7 +537,17 @@ pub fn generate(cat: &Catalogue, opts: &GenOptions) -> std::io::Result<Manifest>
         (SourceKind::GonganHukou, "01_公安_户籍.csv", false),
         (SourceKind::MinzhengAssistance, "02_民政_社会救助.csv", gbk),
         (SourceKind::MinzhengLiving, "03_民政_居住状况.csv", false),
-        (SourceKind::CommunityLiving, "04_村社区_居住状况.xlsx", false),
+        // One worksheet holds 1,048,576 rows: a province-sized region's community file is CSV
+        // (real offices send one workbook per community; the import reads the first sheet).
+        (
+            SourceKind::CommunityLiving,
+            if opts.people > 1_000_000 {
+                "04_村社区_居住状况.csv"
+            } else {
+                "04_村社区_居住状况.xlsx"
+            },
+            false,
+        ),
         (SourceKind::CanlianDisability, "05_残联_残疾人证.csv", gbk),
         (SourceKind::WeijianFamilyPlanning, "06_卫健_计生特殊家庭.csv", false),
         (SourceKind::WeijianCapability, "07_卫健_能力评估.csv", false),
