@@ -250,7 +250,8 @@ fn source_title(code: &str) -> String {
         .unwrap_or_else(|| code.to_string())
 }
 
-pub(crate) fn local_time(t: chrono::DateTime<Utc>) -> String {
+/// A time as China Standard Time, to the minute.
+pub fn local_time(t: chrono::DateTime<Utc>) -> String {
     let cst = FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| unreachable!("valid offset"));
     t.with_timezone(&cst).format("%Y-%m-%d %H:%M").to_string()
 }

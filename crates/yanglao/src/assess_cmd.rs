@@ -306,7 +306,12 @@ pub fn run(db: &Db, what: &AssessCommand, today: NaiveDate) -> Result<()> {
             for r in rows {
                 println!(
                     "  #{} {} 自 {} 起  {}  载入人 {}（{}）",
-                    r.id, r.division, r.valid_from, r.source_document, r.loaded_by, r.loaded_at
+                    r.id,
+                    r.division,
+                    r.valid_from,
+                    r.source_document,
+                    r.loaded_by,
+                    yanglao_web::local_time(r.loaded_at)
                 );
             }
         }
