@@ -8,7 +8,7 @@ use serde::Serialize;
 use yanglao_domain::{Catalogue, DivisionCode, FactKind, Fen};
 use yanglao_lists::model::Period;
 use yanglao_rules::ast::{CmpOp, Expr, ExprKind};
-use yanglao_rules::eval::{words, Step};
+use yanglao_rules::eval::Step;
 
 use crate::engine::{CompiledItem, OneOutcome, Status};
 use crate::person::PersonFacts;
@@ -75,8 +75,7 @@ impl Phraser<'_> {
         self.catalogue.path_name(d, self.as_of)
     }
 
-    /// The atomic conditions of `e` with their outcomes, in reading order. `only_failed` keeps
-    /// the conditions that made the rule fail (for "which condition failed").
+    /// The atomic conditions of `e` with their outcomes, in reading order, each once.
     pub fn conditions(&self, e: &Expr) -> Vec<Condition> {
         let mut out: Vec<Condition> = Vec::new();
         self.walk(e, &mut out);
@@ -418,9 +417,4 @@ pub fn explain_item(
         sources,
         note: it.note.clone(),
     }
-}
-
-/// A value in words (re-exported for pages).
-pub fn value_words(v: &yanglao_rules::eval::Value) -> String {
-    words(v)
 }

@@ -63,6 +63,21 @@ impl Rules {
         Rules::with_param_rows(versions, &rows)
     }
 
+    /// The rules in force on `as_of` (first) and the same with `draft` in place of the version
+    /// of its jurisdiction and level (second): what a simulation compares.
+    pub fn in_force_and_with(db: &Db, as_of: NaiveDate, draft: AppliedVersion) -> Result<(Rules, Rules), RunError> {
+        let base = Rules::in_force(db, as_of)?;
+        let mut versions: Vec<AppliedVersion> = base
+            .versions
+            .iter()
+            .filter(|v| !(v.list.jurisdiction == draft.list.jurisdiction && v.list.level == draft.list.level))
+            .cloned()
+            .collect();
+        versions.push(draft);
+        let new = Rules::from_versions(db, versions)?;
+        Ok((base, new))
+    }
+
     /// The versions with the given parameter values (a parameter change under simulation adds
     /// one that is not saved).
     pub fn with_param_rows(

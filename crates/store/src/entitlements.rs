@@ -327,25 +327,6 @@ pub fn scan_receipts(db: &Db, as_of: NaiveDate, mut f: impl FnMut(i64, String, O
     )
 }
 
-pub fn person_receipts(db: &Db, person_id: i64) -> Result<Vec<Receipt>> {
-    db.query(
-        "SELECT person_id, item_code, amount_fen, valid_from, valid_to, source FROM benefit_receipt WHERE person_id = $1 ORDER BY valid_from, id",
-        &[Value::Int(person_id)],
-    )?
-    .iter()
-    .map(|r| {
-        Ok(Receipt {
-            person_id: r.int(0)?,
-            item_code: r.text(1)?,
-            amount_fen: r.opt_int(2)?,
-            valid_from: r.date(3)?,
-            valid_to: r.opt_date(4)?,
-            source: r.text(5)?,
-        })
-    })
-    .collect()
-}
-
 // ---------------------------------------------------------------- work lists
 
 pub const WORK_OPEN: &str = "open";

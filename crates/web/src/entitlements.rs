@@ -12,7 +12,7 @@ use axum::Json;
 use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use yanglao_domain::{DivisionCode, Fen, IdNumber};
-use yanglao_entitlements::engine::{parse_version, AppliedVersion};
+use yanglao_entitlements::engine::parse_version;
 use yanglao_entitlements::run::{explain_person, work_kind_label, PersonExplanation, Rules};
 use yanglao_entitlements::simulate::{compare, Simulation};
 use yanglao_entitlements::snapshot::Snapshot;
@@ -748,20 +748,6 @@ pub struct SimForm {
     as_of: Option<String>,
 }
 
-/// The rules in force with the draft in place of the version of the same jurisdiction and level.
-pub fn rules_with_draft(db: &yanglao_store::Db, as_of: NaiveDate, draft: AppliedVersion) -> Result<(Rules, Rules)> {
-    let base = Rules::in_force(db, as_of).map_err(engine_error)?;
-    let mut versions: Vec<AppliedVersion> = base
-        .versions
-        .iter()
-        .filter(|v| !(v.list.jurisdiction == draft.list.jurisdiction && v.list.level == draft.list.level))
-        .cloned()
-        .collect();
-    versions.push(draft);
-    let new = Rules::from_versions(db, versions).map_err(engine_error)?;
-    Ok((base, new))
-}
-
 pub async fn simulate_start(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
@@ -798,7 +784,7 @@ pub async fn simulate_start(
     tokio::task::spawn_blocking(move || {
         let result = (|| -> Result<Simulation> {
             let draft = parse_version(row).map_err(engine_error)?;
-            let (base, new) = rules_with_draft(&app.db, as_of, draft)?;
+            let (base, new) = Rules::in_force_and_with(&app.db, as_of, draft).map_err(engine_error)?;
             set_state(
                 id,
                 JobState::Running {

@@ -122,24 +122,14 @@ fn prepare(db: &Db, people: usize, data: &Path, as_of: NaiveDate) -> Result<()> 
     // benchmark so that every item is decided (marked in the note).
     let im =
         yanglao_lists::content::load(yanglao_lists::content::BUILTIN[0].1).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    for p in im.params.iter().filter(|p| p.local) {
-        let (ty, value) = match p.ty.as_str() {
-            "money" => (yanglao_rules::Type::Money, "150元"),
-            "int" => (yanglao_rules::Type::Int, "3"),
-            _ => (yanglao_rules::Type::MoneyByInt, "0=0元,1=50元,2=100元,3=200元,4=300元"),
-        };
-        yanglao_lists::params::set(
-            db,
-            &p.name,
-            ty,
-            region,
-            NaiveDate::from_ymd_opt(2023, 1, 1).unwrap_or(as_of),
-            value,
-            "基准测试",
-            Utc::now(),
-            "基准测试取值，非真实标准",
-        )?;
-    }
+    crate::engine_cmd::set_placeholder_params(
+        db,
+        &im,
+        region,
+        NaiveDate::from_ymd_opt(2023, 1, 1).unwrap_or(as_of),
+        "基准测试",
+        "基准测试取值，非真实标准",
+    )?;
     let id = yanglao_lists::service::save_draft(db, BENCH_COUNTY_LIST, "基准测试（起草）", Utc::now())?;
     yanglao_lists::service::advance(db, id, Status::UnderReview, "基准测试（起草）", Utc::now())?;
     yanglao_lists::service::advance(db, id, Status::Published, "基准测试（审核）", Utc::now())?;

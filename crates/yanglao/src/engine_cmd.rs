@@ -118,26 +118,11 @@ fn draft(db: &Db, which: &str) -> Result<AppliedVersion> {
     })
 }
 
-/// The rules in force with `draft` in place of the version it would replace (same
-/// jurisdiction and level).
-pub fn with_draft(db: &Db, as_of: NaiveDate, d: AppliedVersion) -> Result<(Rules, Rules)> {
-    let base = Rules::in_force(db, as_of)?;
-    let mut versions: Vec<AppliedVersion> = base
-        .versions
-        .iter()
-        .filter(|v| !(v.list.jurisdiction == d.list.jurisdiction && v.list.level == d.list.level))
-        .cloned()
-        .collect();
-    versions.push(d);
-    let new = Rules::from_versions(db, versions)?;
-    Ok((base, new))
-}
-
 pub fn cmd_simulate(db: &Db, which: &str, as_of: NaiveDate) -> Result<()> {
     let cat = divisions::load_catalogue(db)?;
     let d = draft(db, which)?;
     let title = d.list.title.clone();
-    let (base, new) = with_draft(db, as_of, d)?;
+    let (base, new) = Rules::in_force_and_with(db, as_of, d)?;
     let t = std::time::Instant::now();
     let snap = Snapshot::load(db, as_of)?;
     let load_ms = t.elapsed().as_millis();
@@ -282,6 +267,28 @@ pub fn cmd_work(db: &Db, division: &str) -> Result<()> {
     Ok(())
 }
 
+/// Gives every parameter `list` leaves to localities an invented value at `division` (for the
+/// demo and the benchmarks only; `note` says so in the parameter table): 150元, level 3, or a
+/// table rising by level.
+pub fn set_placeholder_params(
+    db: &Db,
+    list: &yanglao_lists::model::ListVersion,
+    division: DivisionCode,
+    from: NaiveDate,
+    by: &str,
+    note: &str,
+) -> Result<()> {
+    for p in list.params.iter().filter(|p| p.local) {
+        let (ty, value) = match p.ty.as_str() {
+            "money" => (yanglao_rules::Type::Money, "150元"),
+            "int" => (yanglao_rules::Type::Int, "3"),
+            _ => (yanglao_rules::Type::MoneyByInt, "0=0元,1=50元,2=100元,3=200元,4=300元"),
+        };
+        yanglao_lists::params::set(db, &p.name, ty, division, from, value, by, Utc::now(), note)?;
+    }
+    Ok(())
+}
+
 /// The demo region's engine state: the parameters its lists leave to localities get values
 /// marked as demo values (not real standards), the engine runs, part of 高龄津贴 is "paid" (a few
 /// wrongly, a few after death) so that the work lists show each kind, and the engine runs again.
@@ -294,24 +301,7 @@ pub fn demo_engine(db: &Db, region: DivisionCode, today: NaiveDate) -> Result<()
         .iter()
         .filter(|v| region.is_within(v.list.jurisdiction) || v.list.jurisdiction.is_within(region))
     {
-        for p in v.list.params.iter().filter(|p| p.local) {
-            let (ty, value) = match p.ty.as_str() {
-                "money" => (yanglao_rules::Type::Money, "150元"),
-                "int" => (yanglao_rules::Type::Int, "3"),
-                _ => (yanglao_rules::Type::MoneyByInt, "0=0元,1=50元,2=100元,3=200元,4=300元"),
-            };
-            yanglao_lists::params::set(
-                db,
-                &p.name,
-                ty,
-                v.list.jurisdiction,
-                from,
-                value,
-                "演示",
-                Utc::now(),
-                "演示取值，非真实标准",
-            )?;
-        }
+        set_placeholder_params(db, &v.list, v.list.jurisdiction, from, "演示", "演示取值，非真实标准")?;
     }
     run(db, &cat, today, "演示", Utc::now())?;
     let requested = request_assessments(db, today)?;
