@@ -5,7 +5,10 @@
 //!
 //! Everything is synchronous; the web layer calls it from blocking threads.
 
+pub mod accounts;
 pub mod assessments;
+pub mod audit;
+pub mod contacts;
 pub mod divisions;
 pub mod entitlements;
 pub mod lists;
@@ -309,6 +312,7 @@ impl Db {
                 (4, include_str!("../migrations/sqlite/0004_entitlements.sql")),
                 (5, include_str!("../migrations/sqlite/0005_assessments.sql")),
                 (6, include_str!("../migrations/sqlite/0006_ltc.sql")),
+                (7, include_str!("../migrations/sqlite/0007_accounts_audit.sql")),
             ],
             Backend::Postgres => &[
                 (1, include_str!("../migrations/postgres/0001_registry.sql")),
@@ -317,6 +321,7 @@ impl Db {
                 (4, include_str!("../migrations/postgres/0004_entitlements.sql")),
                 (5, include_str!("../migrations/postgres/0005_assessments.sql")),
                 (6, include_str!("../migrations/postgres/0006_ltc.sql")),
+                (7, include_str!("../migrations/postgres/0007_accounts_audit.sql")),
             ],
         };
         self.tx(|t| {
