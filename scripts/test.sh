@@ -36,6 +36,18 @@ stop_pg
 rm -rf "$pg_root"
 trap stop_pg EXIT
 
+# axe-core for the accessibility checks in the browser tests (WCAG 2.1 AA), from npm.
+if [ ! -f target/axe/node_modules/axe-core/axe.min.js ]; then
+  command -v npm >/dev/null 2>&1 || need_npm=1
+  if [ "${need_npm:-0}" = 1 ]; then
+    sudo_cmd=""
+    [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq npm
+  fi
+  mkdir -p target/axe
+  npm install --prefix target/axe --no-audit --no-fund --silent axe-core@4.14.1
+fi
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 if command -v cargo-nextest >/dev/null 2>&1; then

@@ -325,16 +325,49 @@ pub fn cached_scope<'c>(
 
 /// Alive and placed in the jurisdiction on the date.
 fn in_scope(ctx: &Context<'_>, item: &CompiledItem) -> Result<BooleanArray, EngineError> {
+    placed_in(ctx, item.jurisdiction())
+}
+
+/// Alive on the snapshot's date and placed in `jurisdiction` by `basis` (户籍 or 常住地): whom
+/// a list of that jurisdiction reaches. The dominance check asks it for a lower jurisdiction
+/// with an upper item's basis.
+pub fn placed(
+    snapshot: &Snapshot,
+    catalogue: &Catalogue,
+    params: &ParamBook,
+    basis: &'static str,
+    jurisdiction: DivisionCode,
+) -> Result<BooleanArray, EngineError> {
+    let ctx = Context {
+        snapshot,
+        catalogue,
+        params,
+        basis,
+        as_of: snapshot.as_of,
+    };
+    placed_in(&ctx, jurisdiction)
+}
+
+fn placed_in(ctx: &Context<'_>, jurisdiction: DivisionCode) -> Result<BooleanArray, EngineError> {
     let alive = ctx
         .snapshot
         .column("在世")
         .and_then(|c| c.as_boolean_opt().cloned())
         .ok_or_else(|| VectorError::UnknownFact("在世".into()))?;
+    if yanglao_lists::model::is_nation(jurisdiction) {
+        // A national list reaches everyone whose 户籍 (or 常住地) is known.
+        let basis = ctx
+            .snapshot
+            .column(ctx.basis)
+            .ok_or_else(|| VectorError::UnknownFact(ctx.basis.into()))?;
+        let known = arrow_arith::boolean::is_not_null(basis.as_ref()).map_err(VectorError::from)?;
+        return Ok(arrow_arith::boolean::and(&truth(&alive), &known).map_err(VectorError::from)?);
+    }
     let within = ctx.eval(&Expr {
         kind: yanglao_rules::ExprKind::Within(
-            Box::new(fact_expr(item.basis_fact())),
+            Box::new(fact_expr(ctx.basis)),
             Box::new(Expr {
-                kind: yanglao_rules::ExprKind::Division(item.jurisdiction()),
+                kind: yanglao_rules::ExprKind::Division(jurisdiction),
                 span: Default::default(),
             }),
         ),
@@ -409,7 +442,9 @@ pub fn evaluate_one(
         amount_trace: Vec::new(),
         missing_param: None,
     };
-    let placed = basis_division.is_some_and(|d| catalogue.is_within_on(d, item.jurisdiction(), as_of));
+    let placed = basis_division.is_some_and(|d| {
+        yanglao_lists::model::is_nation(item.jurisdiction()) || catalogue.is_within_on(d, item.jurisdiction(), as_of)
+    });
     let Some(rule) = &item.eligibility else {
         if !person.alive() || !placed {
             out.status = Status::OutOfScope;

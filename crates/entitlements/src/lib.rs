@@ -7,6 +7,7 @@
 //! - `params`: parameter values in force, by division;
 //! - `engine`: the versions in force, their items, batch and one-person evaluation.
 
+pub mod dominance;
 pub mod engine;
 pub mod explain;
 pub mod params;

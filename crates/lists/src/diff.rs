@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::model::{Item, ListVersion};
+use crate::model::{Basis, Coverage, Item, ListVersion};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum Change {
@@ -35,9 +35,28 @@ fn fields(i: &Item) -> Vec<(&'static str, String)> {
         ("服务项目", i.name.clone()),
         ("服务对象", i.target.clone()),
         ("服务内容", i.content.clone()),
+        ("服务标准", i.standard.clone().unwrap_or_default()),
+        (
+            "普惠/保障",
+            match i.coverage {
+                Some(Coverage::Universal) => "普惠",
+                Some(Coverage::Targeted) => "保障",
+                None => "",
+            }
+            .to_string(),
+        ),
         ("服务类型", i.service_type.label().to_string()),
         ("支出责任", i.funding.clone().unwrap_or_default()),
         ("牵头部门", i.lead.clone().unwrap_or_default()),
+        ("配合单位", i.partners.join("、")),
+        (
+            "认定依据",
+            match i.basis {
+                Basis::Hukou => "户籍",
+                Basis::Residence => "常住",
+            }
+            .to_string(),
+        ),
         ("资格规则", i.eligibility.clone().unwrap_or_default()),
         ("金额规则", i.amount.clone().unwrap_or_default()),
         ("周期", format!("{:?}", i.period)),

@@ -101,8 +101,11 @@ pub struct Item {
     pub name: String,
     /// 服务对象, as written.
     pub target: String,
-    /// 服务内容及标准, as written.
+    /// 服务内容 (Inner Mongolia's table: 服务内容及标准, one column), as written.
     pub content: String,
+    /// 服务标准, where the table prints it in its own column (Hotan), as written.
+    #[serde(default)]
+    pub standard: Option<String>,
     /// 服务类型
     pub service_type: ServiceType,
     #[serde(default)]
@@ -178,6 +181,22 @@ pub struct ListVersion {
     pub params: Vec<ParamDecl>,
     #[serde(rename = "item")]
     pub items: Vec<Item>,
+}
+
+/// The jurisdiction code a national list (level 国家) carries: 100000, the code conventionally
+/// used for the whole country in tables built on GB/T 2260 (no province has 10). A national list
+/// reaches everyone; a list of any other level cannot use this code.
+pub const NATION: &str = "100000";
+
+impl ListVersion {
+    pub fn is_national(&self) -> bool {
+        self.level == ListLevel::National
+    }
+}
+
+/// True for the code national lists carry ([`NATION`]).
+pub fn is_nation(code: DivisionCode) -> bool {
+    code.short() == NATION
 }
 
 /// draft → under review → published → superseded.

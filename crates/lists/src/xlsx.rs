@@ -9,23 +9,46 @@ use chrono::NaiveDate;
 use yanglao_domain::DivisionCode;
 
 use crate::content::{check_version, ListError};
-use crate::model::{Basis, Item, ListLevel, ListVersion, ParamDecl, Period, ServiceType, SourceDoc};
+use crate::model::{Basis, Coverage, Item, ListLevel, ListVersion, ParamDecl, Period, ServiceType, SourceDoc};
 
-const ITEM_HEADERS: [&str; 12] = [
-    "序号",
-    "代码",
-    "服务项目",
-    "服务对象",
-    "服务内容及标准",
+/// The columns of sheet 清单 after 序号, 代码, 服务项目, 服务对象 and 服务内容: 服务标准 only where
+/// the list prints it in its own column (Hotan), as in the seeds' tables.
+const ITEM_TAIL: [&str; 10] = [
     "服务类型",
+    "普惠/保障",
     "支出责任",
     "牵头部门",
+    "配合单位",
+    "认定依据",
     "资格规则",
     "金额规则",
     "周期",
     "说明",
 ];
 const PARAM_HEADERS: [&str; 5] = ["参数", "类型", "取值", "由地方设定", "依据原文"];
+
+/// The header row of sheet 清单 for `v`.
+fn item_headers(v: &ListVersion) -> Vec<&'static str> {
+    let own_standard = v.items.iter().any(|i| i.standard.is_some());
+    let mut h = vec!["序号", "代码", "服务项目", "服务对象"];
+    if own_standard {
+        // Hotan's order (seed 004): 服务内容, 服务类型, 服务标准.
+        h.extend(["服务内容", ITEM_TAIL[0], "服务标准"]);
+        h.extend(&ITEM_TAIL[1..]);
+    } else {
+        h.push("服务内容及标准");
+        h.extend(ITEM_TAIL);
+    }
+    h
+}
+
+fn coverage_word(c: Option<Coverage>) -> &'static str {
+    match c {
+        Some(Coverage::Universal) => "普惠",
+        Some(Coverage::Targeted) => "保障",
+        None => "",
+    }
+}
 
 fn period_word(p: Option<Period>) -> &'static str {
     match p {
@@ -42,39 +65,49 @@ pub fn export(v: &ListVersion) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
     let wrap = rust_xlsxwriter::Format::new().set_text_wrap();
     let sheet = book.add_worksheet();
     sheet.set_name("清单")?;
-    sheet.merge_range(0, 0, 0, ITEM_HEADERS.len() as u16 - 1, &v.title, &bold)?;
-    for (c, h) in ITEM_HEADERS.iter().enumerate() {
+    let headers = item_headers(v);
+    sheet.merge_range(0, 0, 0, headers.len() as u16 - 1, &v.title, &bold)?;
+    for (c, h) in headers.iter().enumerate() {
         sheet.write_string_with_format(1, c as u16, *h, &bold)?;
-    }
-    for (c, w) in [6.0, 14.0, 18.0, 24.0, 50.0, 10.0, 20.0, 16.0, 40.0, 40.0, 6.0, 40.0]
-        .iter()
-        .enumerate()
-    {
-        sheet.set_column_width(c as u16, *w)?;
+        let width = match *h {
+            "序号" | "周期" => 6.0,
+            "服务内容及标准" | "服务内容" | "服务标准" => 50.0,
+            "资格规则" | "金额规则" | "说明" => 40.0,
+            "服务类型" | "普惠/保障" | "认定依据" => 10.0,
+            _ => 18.0,
+        };
+        sheet.set_column_width(c as u16, width)?;
     }
     for (r, i) in v.items.iter().enumerate() {
         let row = r as u32 + 2;
-        sheet.write_number(row, 0, f64::from(i.seq))?;
-        let cells = [
-            i.code.clone(),
-            i.name.clone(),
-            i.target.clone(),
-            i.content.clone(),
-            i.service_type.label().to_string(),
-            i.funding.clone().unwrap_or_default(),
-            i.lead.clone().unwrap_or_default(),
-            i.eligibility.clone().unwrap_or_default(),
-            i.amount.clone().unwrap_or_default(),
-            period_word(i.period).to_string(),
-            i.note.clone().unwrap_or_default(),
-            match i.basis {
-                Basis::Hukou => "户籍",
-                Basis::Residence => "常住",
-            }
-            .to_string(),
-        ];
-        for (c, text) in cells.iter().enumerate() {
-            sheet.write_string_with_format(row, c as u16 + 1, text, &wrap)?;
+        for (c, h) in headers.iter().enumerate() {
+            let text = match *h {
+                "序号" => {
+                    sheet.write_number(row, c as u16, f64::from(i.seq))?;
+                    continue;
+                }
+                "代码" => i.code.clone(),
+                "服务项目" => i.name.clone(),
+                "服务对象" => i.target.clone(),
+                "服务内容及标准" | "服务内容" => i.content.clone(),
+                "服务标准" => i.standard.clone().unwrap_or_default(),
+                "服务类型" => i.service_type.label().to_string(),
+                "普惠/保障" => coverage_word(i.coverage).to_string(),
+                "支出责任" => i.funding.clone().unwrap_or_default(),
+                "牵头部门" => i.lead.clone().unwrap_or_default(),
+                "配合单位" => i.partners.join("、"),
+                "认定依据" => match i.basis {
+                    Basis::Hukou => "户籍",
+                    Basis::Residence => "常住",
+                }
+                .to_string(),
+                "资格规则" => i.eligibility.clone().unwrap_or_default(),
+                "金额规则" => i.amount.clone().unwrap_or_default(),
+                "周期" => period_word(i.period).to_string(),
+                "说明" => i.note.clone().unwrap_or_default(),
+                _ => String::new(),
+            };
+            sheet.write_string_with_format(row, c as u16, &text, &wrap)?;
         }
     }
     let params = book.add_worksheet();
@@ -161,83 +194,159 @@ pub fn import(bytes: &[u8]) -> Result<ListVersion, Vec<ListError>> {
     };
 
     let items_sheet = sheet(&mut book, "清单")?;
+    let header: Vec<String> = items_sheet
+        .rows()
+        .nth(1)
+        .map(|r| r.iter().map(text).collect())
+        .unwrap_or_default();
+    let col = |name: &str| header.iter().position(|h| h == name);
+    let content_col = col("服务内容及标准").or_else(|| col("服务内容"));
+    for (name, c) in [
+        ("序号", col("序号")),
+        ("代码", col("代码")),
+        ("服务项目", col("服务项目")),
+        ("服务内容", content_col),
+        ("服务类型", col("服务类型")),
+    ] {
+        if c.is_none() {
+            errors.push(err("清单", 2, name, "表头缺少此列"));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
     let mut items = Vec::new();
+    let mut codes: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut seqs: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
     for (r, row) in items_sheet.rows().enumerate().skip(2) {
         let excel_row = r + 1;
-        let cell = |c: usize| row.get(c).map(text).unwrap_or_default();
         if row.iter().all(|d| text(d).is_empty()) {
             continue;
         }
-        let seq = match cell(0).parse::<u32>() {
-            Ok(n) => n,
-            Err(_) => {
-                errors.push(err("清单", excel_row, "序号", format!("“{}”不是序号", cell(0))));
-                continue;
-            }
+        let cell = |name: &str| -> String {
+            let c = if name == "服务内容" { content_col } else { col(name) };
+            c.and_then(|c| row.get(c)).map(text).unwrap_or_default()
         };
-        let service_type = match cell(5).as_str() {
-            "物质帮助" => ServiceType::Material,
-            "照护服务" => ServiceType::Care,
-            "关爱服务" => ServiceType::Concern,
+        let opt = |name: &str| Some(cell(name)).filter(|s| !s.is_empty());
+        let before = errors.len();
+        let mut bad = |column: &str, message: String| errors.push(err("清单", excel_row, column, message));
+        let seq = cell("序号").parse::<u32>().ok().filter(|n| *n > 0);
+        match seq {
+            None => bad("序号", format!("“{}”不是序号（正整数）", cell("序号"))),
+            Some(n) => {
+                if let Some(first) = seqs.insert(n, excel_row) {
+                    bad("序号", format!("序号 {n} 与第{first}行重复"));
+                }
+            }
+        }
+        let code = cell("代码");
+        if code.is_empty() {
+            bad("代码", "代码不能为空（跨版本、跨层级不变的项目代码）".into());
+        } else if let Some(first) = codes.insert(code.clone(), excel_row) {
+            bad("代码", format!("代码 {code} 与第{first}行重复"));
+        }
+        if cell("服务项目").is_empty() {
+            bad("服务项目", "服务项目不能为空".into());
+        }
+        let service_type = match cell("服务类型").as_str() {
+            "物质帮助" => Some(ServiceType::Material),
+            "照护服务" => Some(ServiceType::Care),
+            "关爱服务" => Some(ServiceType::Concern),
             other => {
-                errors.push(err(
-                    "清单",
-                    excel_row,
-                    "服务类型",
-                    format!("“{other}”应为 物质帮助、照护服务 或 关爱服务"),
-                ));
-                continue;
+                bad("服务类型", format!("“{other}”应为 物质帮助、照护服务 或 关爱服务"));
+                None
             }
         };
-        let period = match cell(10).as_str() {
+        let coverage = match cell("普惠/保障").as_str() {
+            "" => None,
+            "普惠" => Some(Coverage::Universal),
+            "保障" => Some(Coverage::Targeted),
+            other => {
+                bad("普惠/保障", format!("“{other}”应为 普惠 或 保障（或留空）"));
+                None
+            }
+        };
+        let basis = match cell("认定依据").as_str() {
+            "" | "户籍" => Basis::Hukou,
+            "常住" => Basis::Residence,
+            other => {
+                bad("认定依据", format!("“{other}”应为 户籍 或 常住"));
+                Basis::Hukou
+            }
+        };
+        let period = match cell("周期").as_str() {
             "" => None,
             "月" => Some(Period::Month),
             "年" => Some(Period::Year),
             "一次" => Some(Period::Once),
             other => {
-                errors.push(err("清单", excel_row, "周期", format!("“{other}”应为 月、年 或 一次")));
-                continue;
+                bad("周期", format!("“{other}”应为 月、年 或 一次"));
+                None
             }
         };
-        let opt = |c: usize| Some(cell(c)).filter(|s| !s.is_empty());
-        if cell(1).is_empty() || cell(2).is_empty() {
-            errors.push(err("清单", excel_row, "代码", "代码和服务项目不能为空"));
+        if errors.len() > before {
             continue;
         }
+        let (Some(seq), Some(service_type)) = (seq, service_type) else {
+            continue;
+        };
         items.push(Item {
-            code: cell(1),
+            code,
             seq,
-            name: cell(2),
-            target: cell(3),
-            content: cell(4),
+            name: cell("服务项目"),
+            target: cell("服务对象"),
+            content: cell("服务内容"),
+            standard: opt("服务标准"),
             service_type,
-            coverage: None,
-            funding: opt(6),
-            lead: opt(7),
-            partners: Vec::new(),
-            basis: if cell(12) == "常住" {
-                Basis::Residence
-            } else {
-                Basis::Hukou
-            },
-            eligibility: opt(8),
-            amount: opt(9),
+            coverage,
+            funding: opt("支出责任"),
+            lead: opt("牵头部门"),
+            partners: opt("配合单位")
+                .map(|p| p.split('、').map(|s| s.trim().to_string()).collect())
+                .unwrap_or_default(),
+            basis,
+            eligibility: opt("资格规则"),
+            amount: opt("金额规则"),
             period,
-            note: opt(11),
+            note: opt("说明"),
         });
     }
     let params_sheet = sheet(&mut book, "参数")?;
     let mut params = Vec::new();
-    for row in params_sheet.rows().skip(1) {
+    for (r, row) in params_sheet.rows().enumerate().skip(1) {
+        let excel_row = r + 1;
         let cell = |c: usize| row.get(c).map(text).unwrap_or_default();
+        if row.iter().all(|d| text(d).is_empty()) {
+            continue;
+        }
+        let before = errors.len();
         if cell(0).is_empty() {
+            errors.push(err("参数", excel_row, "参数", "参数名不能为空"));
+        }
+        if crate::content::param_type(&cell(1)).is_none() {
+            errors.push(err(
+                "参数",
+                excel_row,
+                "类型",
+                format!("“{}”应为 money、int 或 money_by_level", cell(1)),
+            ));
+        }
+        let local = match cell(3).as_str() {
+            "是" => true,
+            "否" | "" => false,
+            other => {
+                errors.push(err("参数", excel_row, "由地方设定", format!("“{other}”应为 是 或 否")));
+                false
+            }
+        };
+        if errors.len() > before {
             continue;
         }
         params.push(ParamDecl {
             name: cell(0),
             ty: cell(1),
             value: Some(cell(2)).filter(|s| !s.is_empty()),
-            local: cell(3) == "是",
+            local,
             basis: cell(4),
         });
     }
@@ -302,6 +411,179 @@ mod tests {
             let again = load(&to_toml(&back).expect("toml")).expect("reload");
             assert_eq!(again.items.len(), v.items.len());
         }
+    }
+
+    type Grid = Vec<Vec<String>>;
+
+    /// The workbook `export` writes for `v`, as grids of text per sheet, edited, written back.
+    fn edited_workbook(v: &ListVersion, edit: impl Fn(&str, &mut Grid)) -> Vec<u8> {
+        let bytes = export(v).expect("export");
+        let mut book: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes)).expect("open");
+        let mut out = rust_xlsxwriter::Workbook::new();
+        for name in ["清单", "参数", "版本"] {
+            let range = book.worksheet_range(name).expect("sheet");
+            let mut grid: Grid = range.rows().map(|r| r.iter().map(text).collect()).collect();
+            edit(name, &mut grid);
+            let sheet = out.add_worksheet();
+            sheet.set_name(name).expect("name");
+            for (r, row) in grid.iter().enumerate() {
+                for (c, t) in row.iter().enumerate() {
+                    sheet.write_string(r as u32, c as u16, t).expect("write");
+                }
+            }
+        }
+        out.save_to_buffer().expect("save")
+    }
+
+    fn column(grid: &Grid, name: &str) -> usize {
+        grid[1]
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("no column {name}"))
+    }
+
+    fn errors_of(bytes: &[u8]) -> Vec<String> {
+        import(bytes)
+            .expect_err("refused")
+            .iter()
+            .map(|e| e.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn each_bad_cell_is_named_by_sheet_row_and_column() {
+        // Item 5 of the region's list (高龄津贴) is on row 7 (title, header, items from row 3).
+        let v = load(BUILTIN[0].1).expect("list");
+        let bytes = edited_workbook(&v, |sheet, g| {
+            if sheet == "清单" {
+                let set = |g: &mut Grid, row: usize, col: &str, val: &str| {
+                    let c = column(g, col);
+                    g[row - 1][c] = val.to_string();
+                };
+                set(g, 7, "服务类型", "现金补贴");
+                set(g, 8, "普惠/保障", "全民");
+                set(g, 9, "服务项目", "");
+                set(g, 10, "周期", "季");
+                let first_code = g[2][column(g, "代码")].clone();
+                set(g, 11, "代码", &first_code);
+                set(g, 12, "序号", "十");
+                set(g, 13, "认定依据", "户口");
+                set(g, 14, "代码", "");
+            }
+        });
+        let errors = errors_of(&bytes);
+        for expected in [
+            "工作表“清单”第7行“服务类型”列：“现金补贴”应为 物质帮助、照护服务 或 关爱服务",
+            "工作表“清单”第8行“普惠/保障”列：“全民”应为 普惠 或 保障（或留空）",
+            "工作表“清单”第9行“服务项目”列：服务项目不能为空",
+            "工作表“清单”第10行“周期”列：“季”应为 月、年 或 一次",
+            "工作表“清单”第11行“代码”列：代码 qiye-zhigong-yanglaobaoxian 与第3行重复",
+            "工作表“清单”第12行“序号”列：“十”不是序号（正整数）",
+            "工作表“清单”第13行“认定依据”列：“户口”应为 户籍 或 常住",
+            "工作表“清单”第14行“代码”列：代码不能为空（跨版本、跨层级不变的项目代码）",
+        ] {
+            assert!(errors.iter().any(|e| e.contains(expected)), "{expected}\n{errors:#?}");
+        }
+    }
+
+    #[test]
+    fn several_bad_cells_in_one_row_are_all_reported() {
+        let v = load(BUILTIN[0].1).expect("list");
+        let bytes = edited_workbook(&v, |sheet, g| {
+            if sheet == "清单" {
+                for (col, val) in [("服务类型", "x"), ("周期", "y"), ("普惠/保障", "z")] {
+                    let c = column(g, col);
+                    g[4][c] = val.to_string();
+                }
+                let c = column(g, "序号");
+                g[5][c] = "1".into(); // row 6 repeats 序号 1 of row 3
+            }
+        });
+        let errors = errors_of(&bytes);
+        let row5: Vec<_> = errors.iter().filter(|e| e.contains("第5行")).collect();
+        assert_eq!(row5.len(), 3, "{errors:#?}");
+        assert!(
+            errors.iter().any(|e| e.contains("第6行“序号”列：序号 1 与第3行重复")),
+            "{errors:#?}"
+        );
+    }
+
+    #[test]
+    fn bad_parameter_cells_and_missing_columns_are_named() {
+        let v = load(BUILTIN[0].1).expect("list");
+        let bytes = edited_workbook(&v, |sheet, g| {
+            if sheet == "参数" {
+                g[1][1] = "元".into();
+                g[2][3] = "也许".into();
+                g[3][0] = String::new();
+            }
+        });
+        let errors = errors_of(&bytes);
+        for expected in [
+            "工作表“参数”第2行“类型”列：“元”应为 money、int 或 money_by_level",
+            "工作表“参数”第3行“由地方设定”列：“也许”应为 是 或 否",
+            "工作表“参数”第4行“参数”列：参数名不能为空",
+        ] {
+            assert!(errors.iter().any(|e| e.contains(expected)), "{expected}\n{errors:#?}");
+        }
+
+        let bytes = edited_workbook(&v, |sheet, g| {
+            if sheet == "清单" {
+                let c = column(g, "服务类型");
+                g[1][c] = "类型".into();
+            }
+        });
+        let errors = errors_of(&bytes);
+        assert_eq!(
+            errors,
+            ["清单文件格式错误：工作表“清单”第2行“服务类型”列：表头缺少此列"]
+        );
+
+        let bytes = edited_workbook(&v, |sheet, g| {
+            if sheet == "版本" {
+                g[2][1] = "市级".into();
+                g[3][1] = "2023/3/2".into();
+            }
+        });
+        let errors = errors_of(&bytes);
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("工作表“版本”第3行“层级”列：“市级”应为 国家、省级、地市级 或 县级")),
+            "{errors:#?}"
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("工作表“版本”第4行“起始施行”列：应为 YYYY-MM-DD")),
+            "{errors:#?}"
+        );
+    }
+
+    #[test]
+    fn hotan_keeps_its_own_standard_column() {
+        // Seed 004, the Hotan table's columns: "对象 服务项目 服务内容 服务类型 服务标准 支出责任 牵头部门".
+        let v = load(BUILTIN[1].1).expect("Hotan");
+        let bytes = export(&v).expect("export");
+        let mut book: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes.clone())).expect("open");
+        let range = book.worksheet_range("清单").expect("sheet");
+        let header: Vec<String> = range.rows().nth(1).expect("header").iter().map(text).collect();
+        assert!(header.contains(&"服务内容".to_string()) && header.contains(&"服务标准".to_string()));
+        let std_col = header.iter().position(|h| h == "服务标准").expect("col");
+        let row6: Vec<String> = range.rows().nth(7).expect("item 6").iter().map(text).collect();
+        assert!(
+            row6[std_col].starts_with("按照《80周岁以上老年人基本生活津贴制度》执行。"),
+            "{row6:?}"
+        );
+        let back = import(&bytes).expect("import");
+        assert_eq!(back.items[5].standard, v.items[5].standard);
+        // The region's table has one column 服务内容及标准 (seed 000), and no 服务标准 column.
+        let im = load(BUILTIN[0].1).expect("IM");
+        let bytes = export(&im).expect("export");
+        let mut book: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes)).expect("open");
+        let range = book.worksheet_range("清单").expect("sheet");
+        let header: Vec<String> = range.rows().nth(1).expect("header").iter().map(text).collect();
+        assert!(header.contains(&"服务内容及标准".to_string()) && !header.contains(&"服务标准".to_string()));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use chrono::Utc;
 use yanglao_lists::content::BUILTIN;
 use yanglao_lists::model::Status;
-use yanglao_lists::service::{advance, install_builtin, save_draft, ServiceError};
+use yanglao_lists::service::{advance, install_builtin, publish, save_draft, ServiceError};
 use yanglao_store::{lists as store, testing};
 
 #[test]
@@ -34,20 +34,35 @@ fn builtin_lists_publish_once_and_a_new_version_supersedes_the_old() {
             .replace("value = \"100元\"", "value = \"120元\"")
             .replace("effective_from = \"2023-03-02\"", "effective_from = \"2026-01-01\"");
         let id = save_draft(&t.db, &text, "王科员", now).expect("draft");
-        let refused = advance(&t.db, id, Status::Published, "王科员", now);
+        let refused = publish(&t.db, id, "王科员", now, |_, _| Ok::<(), ServiceError>(()));
         assert!(
             matches!(refused, Err(ServiceError::Lifecycle(_))),
             "{}: a draft cannot be published directly",
             t.name
         );
         advance(&t.db, id, Status::UnderReview, "王科员", now).expect("submit");
-        let refused = advance(&t.db, id, Status::Published, "王科员", now);
+        let refused = publish(&t.db, id, "王科员", now, |_, _| Ok::<(), ServiceError>(()));
         assert!(
             refused.is_err_and(|e| e.to_string().contains("发布人不能是起草人")),
             "{}",
             t.name
         );
-        advance(&t.db, id, Status::Published, "赵处长", now).expect("publish");
+        assert!(
+            matches!(
+                advance(&t.db, id, Status::Published, "赵处长", now),
+                Err(ServiceError::PublishUnchecked)
+            ),
+            "{}: publishing only through the checked path",
+            t.name
+        );
+        // A gate that refuses leaves the version under review.
+        let gated = publish(&t.db, id, "赵处长", now, |_, _| Err(ServiceError::NotFound));
+        assert!(gated.is_err(), "{}", t.name);
+        assert_eq!(
+            store::version(&t.db, id).expect("q").expect("row").status,
+            "under_review"
+        );
+        publish(&t.db, id, "赵处长", now, |_, _| Ok::<(), ServiceError>(())).expect("publish");
         assert_eq!(
             store::version(&t.db, im.id).expect("q").expect("row").status,
             "superseded",

@@ -94,7 +94,13 @@ impl FieldKey {
         let (nonce, ct) = bytes.split_at(12);
         let pt = self
             .cipher
-            .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: context.as_bytes() })
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ct,
+                    aad: context.as_bytes(),
+                },
+            )
             .map_err(|_| FieldError::Decrypt)?;
         String::from_utf8(pt).map_err(|_| FieldError::Malformed)
     }

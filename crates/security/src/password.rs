@@ -20,7 +20,9 @@ pub enum PasswordError {
 pub fn check_policy(password: &str, username: &str) -> Result<(), PasswordError> {
     let n = password.chars().count();
     if n < MIN_LEN {
-        return Err(PasswordError::Policy(format!("密码至少 {MIN_LEN} 个字符（现为 {n} 个）。")));
+        return Err(PasswordError::Policy(format!(
+            "密码至少 {MIN_LEN} 个字符（现为 {n} 个）。"
+        )));
     }
     if n > MAX_LEN {
         return Err(PasswordError::Policy(format!("密码不能超过 {MAX_LEN} 个字符。")));
@@ -80,7 +82,10 @@ mod tests {
     fn policy_refuses_short_simple_and_username_passwords() {
         assert!(check_policy("Ab1!ab1!a", "x").is_err(), "9 characters");
         assert!(check_policy("abcdefghijk1", "x").is_err(), "two classes");
-        assert!(check_policy("Zhangsan-2026", "zhangsan").is_err(), "contains the user name");
+        assert!(
+            check_policy("Zhangsan-2026", "zhangsan").is_err(),
+            "contains the user name"
+        );
         assert!(check_policy(&"Aa1!".repeat(40), "x").is_err(), "too long");
         assert!(check_policy("Abcdefghij1", "x").is_ok());
         assert!(check_policy("养老服务平台Ab1!", "x").is_ok());

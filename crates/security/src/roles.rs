@@ -157,7 +157,10 @@ mod tests {
 
     #[test]
     fn roles_parse_by_code_and_label() {
-        assert_eq!(parse_roles("case,评估员").expect("ok"), vec![Role::Caseworker, Role::Assessor]);
+        assert_eq!(
+            parse_roles("case,评估员").expect("ok"),
+            vec![Role::Caseworker, Role::Assessor]
+        );
         assert!(parse_roles("root").is_err());
         assert!(parse_roles("").is_err());
         for r in Role::ALL {

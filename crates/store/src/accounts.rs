@@ -39,7 +39,11 @@ impl Scope {
         for p in &self.include {
             params.push(Value::text(p.clone()));
             params.push(Value::text(format!("{p}:")));
-            ors.push(format!("({col} >= ${} AND {col} < ${})", params.len() - 1, params.len()));
+            ors.push(format!(
+                "({col} >= ${} AND {col} < ${})",
+                params.len() - 1,
+                params.len()
+            ));
         }
         let mut cond = format!("({})", ors.join(" OR "));
         for p in &self.exclude {
@@ -73,7 +77,8 @@ pub struct User {
     pub password_changed_at: DateTime<Utc>,
 }
 
-const USER_COLS: &str = "id, username, display_name, password_hash, roles, scope, active, failed_logins, locked_until, \
+const USER_COLS: &str =
+    "id, username, display_name, password_hash, roles, scope, active, failed_logins, locked_until, \
      created_by, created_at, password_changed_at";
 
 fn user_from(r: &Row) -> Result<User> {
@@ -108,9 +113,11 @@ pub struct NewUser<'a> {
 
 pub fn create_user(db: &Db, u: &NewUser, now: DateTime<Utc>) -> Result<i64> {
     db.tx(|t| {
-        if t
-            .query_one("SELECT id FROM app_user WHERE username = $1", &[Value::text(u.username)])?
-            .is_some()
+        if t.query_one(
+            "SELECT id FROM app_user WHERE username = $1",
+            &[Value::text(u.username)],
+        )?
+        .is_some()
         {
             return Err(StoreError::Aborted(format!("用户名“{}”已存在", u.username)));
         }
@@ -143,9 +150,12 @@ pub fn user_by_name(db: &Db, username: &str) -> Result<Option<User>> {
 }
 
 pub fn user(db: &Db, id: i64) -> Result<Option<User>> {
-    db.query_one(&format!("SELECT {USER_COLS} FROM app_user WHERE id = $1"), &[Value::Int(id)])?
-        .map(|r| user_from(&r))
-        .transpose()
+    db.query_one(
+        &format!("SELECT {USER_COLS} FROM app_user WHERE id = $1"),
+        &[Value::Int(id)],
+    )?
+    .map(|r| user_from(&r))
+    .transpose()
 }
 
 pub fn users(db: &Db) -> Result<Vec<User>> {
@@ -225,6 +235,7 @@ pub fn unlock(db: &Db, id: i64) -> Result<()> {
 
 pub struct Session {
     pub user: User,
+    pub created_at: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,
     pub ended: bool,
 }
@@ -245,7 +256,7 @@ pub fn session(db: &Db, token_hash: &str) -> Result<Option<Session>> {
         .join(", ");
     let Some(r) = db.query_one(
         &format!(
-            "SELECT {cols}, s.last_seen, s.ended_at FROM app_session s JOIN app_user u ON u.id = s.user_id \
+            "SELECT {cols}, s.last_seen, s.ended_at, s.created_at FROM app_session s JOIN app_user u ON u.id = s.user_id \
              WHERE s.token_hash = $1"
         ),
         &[Value::text(token_hash)],
@@ -257,6 +268,7 @@ pub fn session(db: &Db, token_hash: &str) -> Result<Option<Session>> {
         user: user_from(&r)?,
         last_seen: r.time(12)?,
         ended: r.opt_text(13)?.is_some(),
+        created_at: r.time(14)?,
     }))
 }
 
@@ -370,9 +382,7 @@ pub fn person_in_scope(db: &Db, person_id: i64, scope: &Scope) -> Result<bool> {
     let cond = scope.condition("value", &mut params);
     Ok(db
         .query_one(
-            &format!(
-                "SELECT 1 FROM fact WHERE person_id = $1 AND kind IN ('hukou', 'residence') AND {cond} LIMIT 1"
-            ),
+            &format!("SELECT 1 FROM fact WHERE person_id = $1 AND kind IN ('hukou', 'residence') AND {cond} LIMIT 1"),
             &params,
         )?
         .is_some())

@@ -117,15 +117,25 @@ pub fn verify(db: &Db) -> Result<Verification> {
         let a = row_from(r)?;
         v.entries += 1;
         if a.seq != expect {
-            v.problems
-                .push(format!("第 {} 条之前缺少第 {expect}–{} 条（记录被删除）", a.seq, a.seq - 1));
+            v.problems.push(format!(
+                "第 {} 条之前缺少第 {expect}–{} 条（记录被删除）",
+                a.seq,
+                a.seq - 1
+            ));
         }
         if a.prev_hash != prev {
-            v.problems.push(format!("第 {} 条的前序哈希与上一条不符（链被改动）", a.seq));
+            v.problems
+                .push(format!("第 {} 条的前序哈希与上一条不符（链被改动）", a.seq));
         }
-        let h = hash_of(&a.prev_hash, a.seq, &a.at, (&a.actor, &a.ip, &a.action, &a.target, &a.detail));
+        let h = hash_of(
+            &a.prev_hash,
+            a.seq,
+            &a.at,
+            (&a.actor, &a.ip, &a.action, &a.target, &a.detail),
+        );
         if h != a.hash {
-            v.problems.push(format!("第 {} 条的内容与其哈希不符（记录被修改）", a.seq));
+            v.problems
+                .push(format!("第 {} 条的内容与其哈希不符（记录被修改）", a.seq));
         }
         prev = a.hash;
         expect = a.seq + 1;
@@ -165,7 +175,11 @@ pub fn entries(db: &Db, f: &AuditFilter, limit: i64, offset: i64) -> Result<(Vec
     if let Some(a) = f.action_prefix.as_deref().filter(|s| !s.is_empty()) {
         params.push(Value::text(a));
         params.push(Value::text(format!("{a}\u{10FFFF}")));
-        wheres.push(format!("action >= ${} AND action < ${}", params.len() - 1, params.len()));
+        wheres.push(format!(
+            "action >= ${} AND action < ${}",
+            params.len() - 1,
+            params.len()
+        ));
     }
     let w = wheres.join(" AND ");
     let total = db

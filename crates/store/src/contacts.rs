@@ -33,7 +33,10 @@ pub fn set_contact(db: &Db, key: &FieldKey, person_id: i64, c: &Contact, by: &st
     let address = seal(key, person_id, "address", &c.address)?;
     let guardian = seal(key, person_id, "guardian", &c.guardian)?;
     db.tx(|t| {
-        t.exec("DELETE FROM person_contact WHERE person_id = $1", &[Value::Int(person_id)])?;
+        t.exec(
+            "DELETE FROM person_contact WHERE person_id = $1",
+            &[Value::Int(person_id)],
+        )?;
         t.exec(
             "INSERT INTO person_contact (person_id, phone_enc, address_enc, guardian_enc, updated_by, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",

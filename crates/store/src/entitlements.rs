@@ -483,11 +483,14 @@ pub struct WorkQuery {
     pub status: Option<String>,
     pub limit: i64,
     pub offset: i64,
+    /// The reader's division scope (the item's division must lie in it).
+    pub visible: crate::accounts::Scope,
 }
 
 fn work_where(q: &WorkQuery) -> (String, Vec<Value>) {
     let mut clauses = vec!["w.division LIKE $1".to_string()];
     let mut params = vec![Value::Text(format!("{}%", q.division_prefix))];
+    clauses.push(q.visible.condition("w.division", &mut params));
     if let Some(k) = &q.kind {
         params.push(Value::text(k.as_str()));
         clauses.push(format!("w.kind = ${}", params.len()));
@@ -560,14 +563,21 @@ pub fn work_item(db: &Db, id: i64) -> Result<Option<WorkItem>> {
 }
 
 /// Open work items per child division of `prefix` (the first `child_len` digits) and kind.
-pub fn work_counts(db: &Db, prefix: &str, child_len: usize) -> Result<Vec<(String, String, i64)>> {
+pub fn work_counts(
+    db: &Db,
+    prefix: &str,
+    child_len: usize,
+    visible: &crate::accounts::Scope,
+) -> Result<Vec<(String, String, i64)>> {
     let len = i64::try_from(child_len).unwrap_or(12);
+    let mut params = vec![Value::Text(format!("{prefix}%")), Value::Int(len)];
+    let scope = visible.condition("division", &mut params);
     db.query(
         &format!(
             "SELECT substr(division, 1, $2) AS d, kind, COUNT(*) FROM work_item
-             WHERE division LIKE $1 AND status <> '{WORK_CLOSED}' GROUP BY substr(division, 1, $2), kind ORDER BY d, kind"
+             WHERE division LIKE $1 AND {scope} AND status <> '{WORK_CLOSED}' GROUP BY substr(division, 1, $2), kind ORDER BY d, kind"
         ),
-        &[Value::Text(format!("{prefix}%")), Value::Int(len)],
+        &params,
     )?
     .iter()
     .map(|r| Ok((r.text(0)?, r.text(1)?, r.int(2)?)))

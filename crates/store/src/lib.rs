@@ -18,6 +18,7 @@ mod postgres_backend;
 pub mod registry;
 mod sqlite_backend;
 pub mod testing;
+pub mod visits;
 
 use std::sync::Arc;
 
@@ -313,6 +314,7 @@ impl Db {
                 (5, include_str!("../migrations/sqlite/0005_assessments.sql")),
                 (6, include_str!("../migrations/sqlite/0006_ltc.sql")),
                 (7, include_str!("../migrations/sqlite/0007_accounts_audit.sql")),
+                (8, include_str!("../migrations/sqlite/0008_visits.sql")),
             ],
             Backend::Postgres => &[
                 (1, include_str!("../migrations/postgres/0001_registry.sql")),
@@ -322,6 +324,7 @@ impl Db {
                 (5, include_str!("../migrations/postgres/0005_assessments.sql")),
                 (6, include_str!("../migrations/postgres/0006_ltc.sql")),
                 (7, include_str!("../migrations/postgres/0007_accounts_audit.sql")),
+                (8, include_str!("../migrations/postgres/0008_visits.sql")),
             ],
         };
         self.tx(|t| {

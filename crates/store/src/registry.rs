@@ -549,6 +549,22 @@ pub fn person(db: &Db, id: i64) -> Result<Option<Person>> {
     .transpose()
 }
 
+/// The person, only if they fall within `scope` (any 户籍 or 常住 fact, current or past, in it;
+/// see [`crate::accounts::person_in_scope`]). Pages and APIs read people through this.
+pub fn person_in(db: &Db, id: i64, scope: &crate::accounts::Scope) -> Result<Option<Person>> {
+    let mut params = vec![Value::Int(id)];
+    let cond = scope.condition("f.value", &mut params);
+    db.query_one(
+        &format!(
+            "SELECT p.id, p.id_number, p.name, p.sex, p.birth_date FROM person p WHERE p.id = $1 AND EXISTS \
+             (SELECT 1 FROM fact f WHERE f.person_id = p.id AND f.kind IN ('hukou', 'residence') AND {cond})"
+        ),
+        &params,
+    )?
+    .map(|r| person_from(&r))
+    .transpose()
+}
+
 pub fn person_by_id_number(db: &Db, id_number: &str) -> Result<Option<Person>> {
     db.query_one(
         "SELECT id, id_number, name, sex, birth_date FROM person WHERE id_number = $1",
@@ -626,6 +642,8 @@ pub struct PersonQuery {
     pub as_of: Option<NaiveDate>,
     pub limit: i64,
     pub offset: i64,
+    /// The reader's division scope: only people who have lived within it are found.
+    pub visible: crate::accounts::Scope,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -687,6 +705,12 @@ pub fn search_persons(db: &Db, q: &PersonQuery) -> Result<(Vec<PersonListRow>, i
         }
         wheres.push(format!(
             "p.id IN (SELECT h.person_id FROM fact h WHERE h.kind = 'hukou' AND h.valid_from <= $1 AND (h.valid_to IS NULL OR h.valid_to > $1) AND {cond})"
+        ));
+    }
+    if !q.visible.is_everywhere() {
+        let cond = q.visible.condition("v.value", &mut params);
+        wheres.push(format!(
+            "p.id IN (SELECT v.person_id FROM fact v WHERE v.kind IN ('hukou', 'residence') AND {cond})"
         ));
     }
     let where_sql = if wheres.is_empty() {

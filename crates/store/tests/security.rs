@@ -63,8 +63,17 @@ fn audit_chain_verifies_and_catches_edits_deletions_and_truncation() {
         assert_eq!(v.entries, 10);
 
         // Append-only in the database: updates and deletes are refused.
-        assert!(t.db.exec("UPDATE audit_log SET actor = 'x' WHERE seq = 3", &[]).is_err(), "{}", t.name);
-        assert!(t.db.exec("DELETE FROM audit_log WHERE seq = 3", &[]).is_err(), "{}", t.name);
+        assert!(
+            t.db.exec("UPDATE audit_log SET actor = 'x' WHERE seq = 3", &[])
+                .is_err(),
+            "{}",
+            t.name
+        );
+        assert!(
+            t.db.exec("DELETE FROM audit_log WHERE seq = 3", &[]).is_err(),
+            "{}",
+            t.name
+        );
 
         // Someone with the database's owner rights drops the guard and edits a row.
         drop_guard(&t);
@@ -72,7 +81,12 @@ fn audit_chain_verifies_and_catches_edits_deletions_and_truncation() {
             .expect("edit");
         let v = audit::verify(&t.db).expect("verify");
         assert!(!v.ok(), "{}: an edited entry is caught", t.name);
-        assert!(v.problems.iter().any(|p| p.contains("第 3 条")), "{}: {:?}", t.name, v.problems);
+        assert!(
+            v.problems.iter().any(|p| p.contains("第 3 条")),
+            "{}: {:?}",
+            t.name,
+            v.problems
+        );
 
         // Put it back, then delete a row in the middle.
         t.db.exec("UPDATE audit_log SET target = 'person:2' WHERE seq = 3", &[])
@@ -80,12 +94,22 @@ fn audit_chain_verifies_and_catches_edits_deletions_and_truncation() {
         assert!(audit::verify(&t.db).expect("verify").ok(), "{}", t.name);
         t.db.exec("DELETE FROM audit_log WHERE seq = 5", &[]).expect("delete");
         let v = audit::verify(&t.db).expect("verify");
-        assert!(v.problems.iter().any(|p| p.contains("缺少第 5")), "{}: {:?}", t.name, v.problems);
+        assert!(
+            v.problems.iter().any(|p| p.contains("缺少第 5")),
+            "{}: {:?}",
+            t.name,
+            v.problems
+        );
 
         // Truncating the tail is caught by the head.
         t.db.exec("DELETE FROM audit_log WHERE seq >= 9", &[]).expect("delete");
         let v = audit::verify(&t.db).expect("verify");
-        assert!(v.problems.iter().any(|p| p.contains("链头")), "{}: {:?}", t.name, v.problems);
+        assert!(
+            v.problems.iter().any(|p| p.contains("链头")),
+            "{}: {:?}",
+            t.name,
+            v.problems
+        );
     }
 }
 
@@ -132,7 +156,12 @@ fn lockout_sessions_and_tokens() {
             assert_eq!((n, locked), (i, None), "{}", t.name);
         }
         let (_, locked) = accounts::record_failure(&t.db, id, now, 5, Duration::minutes(15)).expect("fail");
-        assert_eq!(locked, Some(now + Duration::minutes(15)), "{}: fifth failure locks", t.name);
+        assert_eq!(
+            locked,
+            Some(now + Duration::minutes(15)),
+            "{}: fifth failure locks",
+            t.name
+        );
         let u = accounts::user(&t.db, id).expect("q").expect("user");
         assert!(u.locked_until.is_some_and(|l| l > now));
 
@@ -170,8 +199,16 @@ fn scope_follows_every_place_a_person_has_lived() {
             "{}: the county the person left still reaches them (迁出)",
             t.name
         );
-        assert!(!accounts::person_in_scope(&t.db, p.id, &scope("150403")).expect("q"), "{}", t.name);
-        assert!(!accounts::person_in_scope(&t.db, p.id, &scope("1502")).expect("q"), "{}", t.name);
+        assert!(
+            !accounts::person_in_scope(&t.db, p.id, &scope("150403")).expect("q"),
+            "{}",
+            t.name
+        );
+        assert!(
+            !accounts::person_in_scope(&t.db, p.id, &scope("1502")).expect("q"),
+            "{}",
+            t.name
+        );
         let excl = Scope {
             include: vec!["1504".into()],
             exclude: vec!["150402".into(), "150404".into()],
@@ -197,16 +234,26 @@ fn contacts_are_encrypted_at_rest() {
         contacts::set_contact(&t.db, &key, p.id, &c, "wang", Utc::now()).expect("set");
         let raw = contacts::contact_at_rest(&t.db, p.id).expect("q").expect("row");
         let phone = raw[0].clone().expect("phone");
-        assert!(!phone.contains("13912345678") && phone.starts_with("sm4gcm1:"), "{}", t.name);
+        assert!(
+            !phone.contains("13912345678") && phone.starts_with("sm4gcm1:"),
+            "{}",
+            t.name
+        );
         assert!(!raw[1].clone().expect("addr").contains("红山"));
         assert_eq!(raw[2], None);
         assert_eq!(contacts::contact(&t.db, &key, p.id).expect("q"), Some(c), "{}", t.name);
         let wrong = FieldKey::from_hex("00000000000000000000000000000001").expect("key");
-        assert!(contacts::contact(&t.db, &wrong, p.id).is_err(), "{}: wrong key refused", t.name);
+        assert!(
+            contacts::contact(&t.db, &wrong, p.id).is_err(),
+            "{}: wrong key refused",
+            t.name
+        );
         // Nothing in the database holds the key.
-        let n = t
-            .db
-            .query_one("SELECT COUNT(*) FROM person_contact WHERE phone_enc LIKE $1", &[Value::text("%0123456789abcdef%")])
+        let n =
+            t.db.query_one(
+                "SELECT COUNT(*) FROM person_contact WHERE phone_enc LIKE $1",
+                &[Value::text("%0123456789abcdef%")],
+            )
             .expect("q")
             .expect("row")
             .int(0)

@@ -29,6 +29,7 @@ use yanglao_domain::{DivisionCode, IdNumber, Sex};
 use yanglao_store::assessments::{self as store, RecordRow, RequestRow};
 use yanglao_store::registry::{self, PersonQuery};
 
+use crate::auth::Principal;
 use crate::csrf::{self, Csrf};
 use crate::{blocking, division_options, local_time, page, parse_as_of, place, App, AppError, DivisionOption, Result};
 
@@ -223,6 +224,7 @@ pub struct NewQuery {
 
 pub async fn new_request(
     State(app): State<Arc<App>>,
+    user: Principal,
     headers: HeaderMap,
     Query(q): Query<NewQuery>,
 ) -> Result<Response> {
@@ -240,6 +242,7 @@ pub async fn new_request(
                     text: Some(text.clone()),
                     as_of: Some(today),
                     limit: 20,
+                    visible: user.scope.clone(),
                     ..Default::default()
                 },
             )?;
@@ -257,7 +260,7 @@ pub async fn new_request(
         }
         let chosen = match q.person {
             Some(pid) => {
-                let p = registry::person(&app.db, pid)?.ok_or_else(|| AppError::NotFound("没有这个人员。".into()))?;
+                let p = crate::read_person(&app, &user, pid, "person.assessment.read")?;
                 let facts = registry::person_facts(&app.db, pid)?;
                 let state = yanglao_registry::state::state_on(&facts, today);
                 let results = service::person_results(&app.db, pid)?
@@ -524,10 +527,16 @@ fn assessor_names(db: &yanglao_store::Db, rec: &RecordRow) -> Result<Vec<String>
         .collect())
 }
 
-pub async fn request_page(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<i64>) -> Result<Response> {
+pub async fn request_page(
+    State(app): State<Arc<App>>,
+    user: Principal,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Response> {
     with_csrf(&headers, move |csrf| {
         let today = (app.today)();
         let (q, rec) = service::request_detail(&app.db, id)?;
+        crate::read_person(&app, &user, q.person_id, "person.assessment.read")?;
         let facts = registry::person_facts(&app.db, q.person_id)?;
         let state = yanglao_registry::state::state_on(&facts, today);
         let steps = store::request_steps(&app.db, id)?
@@ -1049,11 +1058,14 @@ fn render_entry(
 
 pub async fn entry(
     State(app): State<Arc<App>>,
+    user: Principal,
     headers: HeaderMap,
     Path(id): Path<i64>,
     Query(q): Query<EntryQuery>,
 ) -> Result<Response> {
     with_csrf(&headers, move |csrf| {
+        let d = service::draft(&app.db, id)?;
+        crate::read_person(&app, &user, d.record.person_id, "person.assessment.entry")?;
         render_entry(&app, csrf, id, q.s.unwrap_or(0), &HashMap::new(), Vec::new())
     })
     .await
@@ -1215,13 +1227,13 @@ struct ReportPage {
     printed: String,
 }
 
-pub async fn report(State(app): State<Arc<App>>, Path(id): Path<i64>) -> Result<Response> {
+pub async fn report(State(app): State<Arc<App>>, user: Principal, Path(id): Path<i64>) -> Result<Response> {
     blocking(move || {
         let today = (app.today)();
         let d = service::draft(&app.db, id)?;
         let rec = &d.record;
         let scored = scored_view(rec)?.ok_or_else(|| AppError::NotFound("该评估尚未提交，没有报告。".into()))?;
-        let p = registry::person(&app.db, rec.person_id)?.ok_or_else(|| AppError::NotFound("没有这个人员。".into()))?;
+        let p = crate::read_person(&app, &user, rec.person_id, "person.assessment.report")?;
         let facts = registry::person_facts(&app.db, rec.person_id)?;
         let state = yanglao_registry::state::state_on(&facts, rec.assessed_on);
         let names: Vec<String> = [rec.assessor1_id, rec.assessor2_id]

@@ -19,6 +19,7 @@ use yanglao_entitlements::snapshot::Snapshot;
 use yanglao_store::entitlements::{self as store, WorkItem, WorkQuery, WORK_CLOSED, WORK_IN_PROGRESS, WORK_OPEN};
 use yanglao_store::registry;
 
+use crate::auth::Principal;
 use crate::csrf::{self, Csrf};
 use crate::{blocking, page, App, AppError, Result};
 
@@ -163,7 +164,12 @@ fn work_row(w: &WorkItem, names: &HashMap<String, String>, app: &App) -> WorkRow
     }
 }
 
-pub async fn work(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): Query<WorkParams>) -> Result<Response> {
+pub async fn work(
+    State(app): State<Arc<App>>,
+    user: Principal,
+    headers: HeaderMap,
+    Query(q): Query<WorkParams>,
+) -> Result<Response> {
     let token = Csrf::for_page(&headers)?;
     let csrf_value = token.token.clone();
     let res = blocking(move || {
@@ -177,7 +183,7 @@ pub async fn work(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): Que
             6 => 9,
             _ => 12,
         };
-        let counts = store::work_counts(&app.db, &prefix, child_len)?;
+        let counts = store::work_counts(&app.db, &prefix, child_len, &user.scope)?;
         let mut grouped: BTreeMap<String, Vec<i64>> = BTreeMap::new();
         for (d, kind, n) in counts {
             let e = grouped.entry(d).or_insert_with(|| vec![0; KINDS.len()]);
@@ -225,6 +231,7 @@ pub async fn work(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): Que
                 status: status.clone(),
                 limit: per,
                 offset: (page_no - 1) * per,
+                visible: user.scope.clone(),
             },
         )?;
         let names = item_names(&app)?;
@@ -266,7 +273,9 @@ pub struct AssignForm {
 pub struct CloseForm {
     csrf: String,
     outcome: String,
-    by: String,
+    /// Ignored: the signed-in user closes the item (kept so older forms still post).
+    #[allow(dead_code)]
+    by: Option<String>,
     back: Option<String>,
     /// For 应享未享: the worker confirms the person now receives the item (recorded as a
     /// receipt from the date, source "个案工作者确认").
@@ -292,6 +301,7 @@ fn required(field: &str, v: &str, max: usize) -> Result<String> {
 
 pub async fn assign(
     State(app): State<Arc<App>>,
+    user: Principal,
     headers: HeaderMap,
     Path(id): Path<i64>,
     Form(f): Form<AssignForm>,
@@ -299,6 +309,7 @@ pub async fn assign(
     csrf::verify(&headers, &f.csrf)?;
     let who = required("经办人", &f.assignee, 40)?;
     blocking(move || {
+        item_in_scope(&app, &user, id)?;
         let n = app.db.tx(|t| store::assign_work_item(t, id, &who))?;
         if n == 0 {
             return Err(AppError::BadRequest("该事项不存在或已办结。".into()));
@@ -310,15 +321,17 @@ pub async fn assign(
 
 pub async fn close(
     State(app): State<Arc<App>>,
+    user: Principal,
     headers: HeaderMap,
     Path(id): Path<i64>,
     Form(f): Form<CloseForm>,
 ) -> Result<Response> {
     csrf::verify(&headers, &f.csrf)?;
     let outcome = required("办理结果", &f.outcome, 500)?;
-    let by = required("办结人", &f.by, 40)?;
+    // Who closed it is the signed-in user, whatever a form says.
+    let by = user.name.clone();
     blocking(move || {
-        let item = store::work_item(&app.db, id)?.ok_or_else(|| AppError::NotFound("没有这个事项。".into()))?;
+        let item = item_in_scope(&app, &user, id)?;
         let n = app
             .db
             .tx(|t| store::close_work_item(t, id, &outcome, &by, Utc::now()))?;
@@ -361,7 +374,14 @@ pub struct ApiWorkItem {
     assignee: Option<String>,
 }
 
-pub async fn api_work(State(app): State<Arc<App>>, Query(q): Query<WorkParams>) -> Result<Response> {
+/// A work item the user's scope reaches (else "not found", as for people).
+fn item_in_scope(app: &App, user: &Principal, id: i64) -> Result<store::WorkItem> {
+    store::work_item(&app.db, id)?
+        .filter(|w| user.scope.contains(&w.division))
+        .ok_or_else(|| AppError::NotFound("没有这个事项，或其不在您的管辖范围内。".into()))
+}
+
+pub async fn api_work(State(app): State<Arc<App>>, user: Principal, Query(q): Query<WorkParams>) -> Result<Response> {
     blocking(move || {
         let (prefix, _) = division_prefix(q.division.as_deref().unwrap_or(""))?;
         let page_no = q.page.unwrap_or(1).max(1);
@@ -373,6 +393,7 @@ pub async fn api_work(State(app): State<Arc<App>>, Query(q): Query<WorkParams>) 
                 status: q.status.clone(),
                 limit: 200,
                 offset: (page_no - 1) * 200,
+                visible: user.scope.clone(),
             },
         )?;
         let items: Vec<ApiWorkItem> = items
@@ -418,17 +439,22 @@ struct PersonEntPage {
     monthly_total: String,
 }
 
-fn explain(app: &App, id: i64, as_of: NaiveDate) -> Result<(registry::Person, PersonExplanation)> {
-    let p = registry::person(&app.db, id)?.ok_or_else(|| AppError::NotFound("没有这个人员。".into()))?;
+fn explain(app: &App, user: &Principal, id: i64, as_of: NaiveDate) -> Result<(registry::Person, PersonExplanation)> {
+    let p = crate::read_person(app, user, id, "person.entitlements.read")?;
     let rules = Rules::in_force(&app.db, as_of).map_err(engine_error)?;
     let e = explain_person(&app.db, &app.catalogue, &rules, id, as_of).map_err(engine_error)?;
     Ok((p, e))
 }
 
-pub async fn person(State(app): State<Arc<App>>, Path(id): Path<i64>, Query(q): Query<AsOf>) -> Result<Response> {
+pub async fn person(
+    State(app): State<Arc<App>>,
+    user: Principal,
+    Path(id): Path<i64>,
+    Query(q): Query<AsOf>,
+) -> Result<Response> {
     blocking(move || {
         let as_of = parse_date_param(&app, q.as_of.as_deref())?;
-        let (p, e) = explain(&app, id, as_of)?;
+        let (p, e) = explain(&app, &user, id, as_of)?;
         let (entitled, rest): (Vec<_>, Vec<_>) = e.items.into_iter().partition(|i| i.entitled);
         let others = rest.into_iter().filter(|i| i.status != "不在范围").collect();
         let monthly: i64 = entitled
@@ -457,10 +483,15 @@ pub async fn person(State(app): State<Arc<App>>, Path(id): Path<i64>, Query(q): 
     .await
 }
 
-pub async fn api_person(State(app): State<Arc<App>>, Path(id): Path<i64>, Query(q): Query<AsOf>) -> Result<Response> {
+pub async fn api_person(
+    State(app): State<Arc<App>>,
+    user: Principal,
+    Path(id): Path<i64>,
+    Query(q): Query<AsOf>,
+) -> Result<Response> {
     blocking(move || {
         let as_of = parse_date_param(&app, q.as_of.as_deref())?;
-        let (p, e) = explain(&app, id, as_of)?;
+        let (p, e) = explain(&app, &user, id, as_of)?;
         Ok(Json(serde_json::json!({
             "person_id": id,
             "id_number_masked": masked(&p.id_number),

@@ -1,11 +1,16 @@
 //! The web console: server-rendered pages in Simplified Chinese that work without JavaScript.
 //! Handlers read through the store on blocking threads; personal data is masked on screen.
 
+mod admin;
 mod assessments;
+pub mod auth;
 pub mod csrf;
 mod entitlements;
 mod lists;
 mod ltc;
+pub mod openapi;
+pub mod testing;
+mod visits;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,14 +36,20 @@ pub struct App {
     pub catalogue: Catalogue,
     /// "Today" in China Standard Time unless a test fixes it.
     pub today: Box<dyn Fn() -> NaiveDate + Send + Sync>,
+    /// Appends every audited read and change (batched, hash-chained).
+    pub audit: auth::AuditSink,
+    /// The SM4 key for contact details, from the environment; without it they are not shown.
+    pub field_key: Option<yanglao_security::fields::FieldKey>,
 }
 
 impl App {
     pub fn new(db: Db, catalogue: Catalogue) -> App {
         App {
+            audit: auth::AuditSink::start(db.clone()),
             db,
             catalogue,
             today: Box::new(china_today),
+            field_key: None,
         }
     }
 }
@@ -51,8 +62,23 @@ pub fn china_today() -> NaiveDate {
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/", get(home))
+        .route("/login", get(admin::login_form).post(admin::login))
+        .route("/logout", axum::routing::post(admin::logout))
+        .route("/account", get(admin::account))
+        .route("/account/password", axum::routing::post(admin::change_password))
+        .route("/admin/users", get(admin::users).post(admin::create_user))
+        .route("/admin/users/{id}", axum::routing::post(admin::edit_user))
+        .route("/admin/tokens", get(admin::tokens).post(admin::create_token))
+        .route("/admin/tokens/{id}/revoke", axum::routing::post(admin::revoke_token))
+        .route("/audit", get(admin::audit_log))
+        .route("/audit/verify", get(admin::audit_verify))
+        .route("/display", get(display_mode))
+        .route("/static/display.css", get(display_css))
         .route("/persons", get(persons))
         .route("/persons/{id}", get(person))
+        .route("/persons/{id}/reveal", axum::routing::post(person_reveal))
+        .route("/persons/{id}/contact", axum::routing::post(person_contact_save))
+        .route("/persons/export.xlsx", get(persons_export))
         .route("/imports", get(imports))
         .route("/imports/{id}", get(import_batch))
         .route("/sources", get(sources))
@@ -61,8 +87,17 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/lists/diff", get(lists::list_diff))
         .route("/lists/{id}", get(lists::list))
         .route("/lists/{id}/export.xlsx", get(lists::export))
+        .route("/lists/{id}/submit", axum::routing::post(lists::submit_form))
+        .route("/lists/{id}/publish", axum::routing::post(lists::publish_form))
+        .route("/api/openapi.json", get(openapi::openapi))
         .route("/api/lists", get(lists::api_lists))
         .route("/api/lists/{id}", get(lists::api_list))
+        .route("/api/lists/check", axum::routing::post(lists::api_check))
+        .route("/api/lists/diff", get(lists::api_diff))
+        .route("/api/lists/import", axum::routing::post(lists::api_import))
+        .route("/api/lists/{id}/export.xlsx", get(lists::export))
+        .route("/api/lists/{id}/submit", axum::routing::post(lists::api_submit))
+        .route("/api/lists/{id}/publish", axum::routing::post(lists::api_publish))
         .route("/work", get(entitlements::work))
         .route("/work/{id}/assign", axum::routing::post(entitlements::assign))
         .route("/work/{id}/close", axum::routing::post(entitlements::close))
@@ -125,16 +160,86 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/assessments/ltc/person/{id}/new", get(ltc::entry).post(ltc::create))
         .route("/static/assessment.js", get(assessments::script))
         .route("/static/assessment.css", get(assessments::style))
+        .route("/visits", get(visits::rate))
+        .route("/visits/rate.xlsx", get(visits::rate_export))
+        .route("/visits/overdue", get(visits::overdue))
+        .route("/visits/overdue.xlsx", get(visits::overdue_export))
+        .route("/visits/mine", get(visits::mine))
+        .route("/visits/record", get(visits::record_form).post(visits::record))
+        .route("/visits/followups", get(visits::followups))
+        .route(
+            "/visits/followups/{id}/close",
+            axum::routing::post(visits::close_followup),
+        )
+        .route("/visits/visitors", get(visits::visitors).post(visits::create_visitor))
+        .route("/visits/visitors/{id}/assign", axum::routing::post(visits::assign))
+        .route("/visits/visitors/{id}/leave", axum::routing::post(visits::leave))
+        .route("/visits/points", get(visits::points))
+        .route("/api/visits/rate", get(visits::api_rate))
+        .route("/api/visits/due", get(visits::api_due))
+        .route("/api/visits/followups", get(visits::api_followups))
+        .route("/static/visits.js", get(visits::script))
+        .route("/static/visits.css", get(visits::style))
         .route("/static/style.css", get(style))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(app.clone(), auth::gate))
         .layer(axum::middleware::from_fn(security_headers))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(app)
 }
 
+/// The largest request body accepted (an uploaded department file is imported by the CLI).
+pub const MAX_BODY: usize = 16 * 1024 * 1024;
+
 pub async fn serve(app: Arc<App>, addr: SocketAddr) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    axum::serve(listener, router(app)).await
+    axum::serve(
+        listener,
+        router(app).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+struct DisplayQuery {
+    large: Option<String>,
+    back: Option<String>,
+}
+
+/// 适老化: a large-type, high-contrast mode chosen per browser (a cookie read by the style
+/// sheet route, so every page follows without JavaScript).
+async fn display_mode(Query(q): Query<DisplayQuery>) -> Response {
+    let on = q.large.as_deref() == Some("1");
+    let back = q
+        .back
+        .filter(|b| b.starts_with('/') && !b.starts_with("//"))
+        .unwrap_or_else(|| "/".into());
+    let mut res = axum::response::Redirect::to(&back).into_response();
+    let v = if on {
+        "yl_large=1; Path=/; SameSite=Strict; Max-Age=31536000"
+    } else {
+        "yl_large=; Path=/; SameSite=Strict; Max-Age=0"
+    };
+    res.headers_mut()
+        .append(header::SET_COOKIE, HeaderValue::from_static(v));
+    res
+}
+
+async fn display_css(headers: axum::http::HeaderMap) -> Response {
+    let large = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(';').any(|kv| kv.trim() == "yl_large=1"));
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        if large { include_str!("../static/large.css") } else { "" },
+    )
+        .into_response()
 }
 
 async fn security_headers(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
@@ -395,7 +500,11 @@ pub(crate) fn url_encode(s: &str) -> String {
     out
 }
 
-async fn persons(State(app): State<Arc<App>>, Query(q): Query<PersonsQuery>) -> Result<Response> {
+async fn persons(
+    State(app): State<Arc<App>>,
+    user: auth::Principal,
+    Query(q): Query<PersonsQuery>,
+) -> Result<Response> {
     blocking(move || {
         let as_of = parse_as_of(&app, q.as_of.as_deref())?;
         let division = match q.division.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
@@ -415,8 +524,15 @@ async fn persons(State(app): State<Arc<App>>, Query(q): Query<PersonsQuery>) -> 
             as_of: Some(as_of),
             limit: PAGE_SIZE,
             offset: (page_no - 1) * PAGE_SIZE,
+            visible: user.scope.clone(),
         };
         let (list, total) = registry::search_persons(&app.db, &query)?;
+        app.audit.record_blocking(
+            &user,
+            "person.search",
+            "",
+            &format!("查询“{}”，{} 人", shown_query(&text), total),
+        )?;
         let rows = list
             .into_iter()
             .map(|p| PersonRow {
@@ -496,6 +612,49 @@ struct PersonPage {
     contested: bool,
     current: Vec<CurrentRow>,
     history: Vec<HistoryRow>,
+    csrf: String,
+    can_reveal: bool,
+    can_edit_contact: bool,
+    contact: ContactView,
+    /// The full ID number, only on the audited "reveal" response.
+    revealed_id: String,
+}
+
+#[derive(Default)]
+struct ContactView {
+    /// Whether contact details can be shown at all (a field key is configured).
+    available: bool,
+    phone: String,
+    address: String,
+    guardian: String,
+}
+
+/// Contact details, masked unless `full` (then the caller has audited the view).
+fn person_contact(app: &App, id: i64, full: bool) -> Result<ContactView> {
+    let Some(key) = &app.field_key else {
+        return Ok(ContactView::default());
+    };
+    let c = yanglao_store::contacts::contact(&app.db, key, id)?.unwrap_or_default();
+    let mask_text = |s: Option<String>| -> String {
+        match s {
+            None => String::new(),
+            Some(s) if full => s,
+            Some(s) => {
+                let first: String = s.chars().take(3).collect();
+                format!("{first}……")
+            }
+        }
+    };
+    Ok(ContactView {
+        available: true,
+        phone: match c.phone {
+            Some(p) if full => p,
+            Some(p) => yanglao_security::fields::mask_phone(&p),
+            None => String::new(),
+        },
+        address: mask_text(c.address),
+        guardian: mask_text(c.guardian),
+    })
 }
 
 #[derive(Deserialize)]
@@ -510,10 +669,123 @@ fn fact_value_label(cat: &Catalogue, kind: FactKind, value: &str, as_of: NaiveDa
     }
 }
 
-async fn person(State(app): State<Arc<App>>, Path(id): Path<i64>, Query(q): Query<AsOfQuery>) -> Result<Response> {
+/// A search text as it may be written down: a full ID number masked.
+pub(crate) fn shown_query(text: &str) -> String {
+    match IdNumber::parse(text) {
+        Ok(id) => id.masked(),
+        Err(_) => text.to_string(),
+    }
+}
+
+/// The person if the reader's scope reaches them, and the read recorded in the audit log.
+/// Out of scope reads the same as "no such person", so ids cannot be probed.
+pub(crate) fn read_person(app: &App, user: &auth::Principal, id: i64, what: &str) -> Result<registry::Person> {
+    match registry::person_in(&app.db, id, &user.scope)? {
+        Some(p) => {
+            app.audit.record_blocking(user, what, &format!("person:{id}"), "")?;
+            Ok(p)
+        }
+        None => {
+            app.audit
+                .record_blocking(user, "person.denied", &format!("person:{id}"), "不存在或不在管辖范围内")?;
+            Err(AppError::NotFound("没有这个人员，或其不在您的管辖范围内。".into()))
+        }
+    }
+}
+
+async fn person(
+    State(app): State<Arc<App>>,
+    user: auth::Principal,
+    headers: axum::http::HeaderMap,
+    Path(id): Path<i64>,
+    Query(q): Query<AsOfQuery>,
+) -> Result<Response> {
+    let token = csrf::Csrf::for_page(&headers)?;
+    let csrf_value = token.token.clone();
+    let res = blocking(move || render_person(&app, &user, id, q.as_of.as_deref(), csrf_value, false)).await?;
+    Ok(token.apply(res))
+}
+
+#[derive(Deserialize)]
+struct RevealForm {
+    csrf: String,
+    as_of: Option<String>,
+}
+
+/// The full ID number and contact details: a deliberate, audited act (POST, own permission).
+async fn person_reveal(
+    State(app): State<Arc<App>>,
+    user: auth::Principal,
+    headers: axum::http::HeaderMap,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<RevealForm>,
+) -> Result<Response> {
+    csrf::verify(&headers, &f.csrf)?;
+    user.require(yanglao_security::Permission::PersonFullId)?;
+    blocking(move || render_person(&app, &user, id, f.as_of.as_deref(), f.csrf.clone(), true)).await
+}
+
+#[derive(Deserialize)]
+struct ContactForm {
+    csrf: String,
+    phone: String,
+    address: String,
+    guardian: String,
+}
+
+async fn person_contact_save(
+    State(app): State<Arc<App>>,
+    user: auth::Principal,
+    headers: axum::http::HeaderMap,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<ContactForm>,
+) -> Result<Response> {
+    csrf::verify(&headers, &f.csrf)?;
+    user.require(yanglao_security::Permission::ContactEdit)?;
     blocking(move || {
-        let as_of = parse_as_of(&app, q.as_of.as_deref())?;
-        let p = registry::person(&app.db, id)?.ok_or_else(|| AppError::NotFound("没有这个人员。".into()))?;
+        let key = app.field_key.clone().ok_or_else(|| {
+            AppError::BadRequest("未配置字段加密密钥（YANGLAO_FIELD_KEY），不能保存联系方式。".into())
+        })?;
+        read_person(&app, &user, id, "person.contact.update")?;
+        let clip = |s: &str, n: usize, what: &str| -> Result<Option<String>> {
+            let t = s.trim();
+            if t.chars().count() > n {
+                return Err(AppError::BadRequest(format!("{what}不能超过 {n} 个字。")));
+            }
+            Ok((!t.is_empty()).then(|| t.to_string()))
+        };
+        let phone = clip(&f.phone, 20, "电话")?;
+        if let Some(p) = &phone {
+            if !p
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '-' || c == ' ' || c == '+')
+            {
+                return Err(AppError::BadRequest("电话只能包含数字、空格、+ 和 -。".into()));
+            }
+        }
+        let c = yanglao_store::contacts::Contact {
+            phone,
+            address: clip(&f.address, 200, "地址")?,
+            guardian: clip(&f.guardian, 100, "监护人")?,
+        };
+        yanglao_store::contacts::set_contact(&app.db, &key, id, &c, &user.name, chrono::Utc::now())?;
+        Ok(axum::response::Redirect::to(&format!("/persons/{id}")).into_response())
+    })
+    .await
+}
+
+fn render_person(
+    app: &App,
+    user: &auth::Principal,
+    id: i64,
+    as_of: Option<&str>,
+    csrf_value: String,
+    reveal: bool,
+) -> Result<Response> {
+    {
+        let as_of = parse_as_of(app, as_of)?;
+        let p = read_person(app, user, id, if reveal { "person.reveal" } else { "person.read" })?;
+        let contact = person_contact(app, id, reveal)?;
         let facts = registry::person_facts(&app.db, id)?;
         let state = state_on(&facts, as_of);
         let cat = &app.catalogue;
@@ -569,9 +841,13 @@ async fn person(State(app): State<Arc<App>>, Path(id): Path<i64>, Query(q): Quer
             contested: state.facts.iter().any(|f| f.contested),
             current,
             history,
+            csrf: csrf_value,
+            can_reveal: user.can(yanglao_security::Permission::PersonFullId),
+            can_edit_contact: user.can(yanglao_security::Permission::ContactEdit) && app.field_key.is_some(),
+            contact,
+            revealed_id: if reveal { p.id_number.clone() } else { String::new() },
         })
-    })
-    .await
+    }
 }
 
 #[derive(Template)]
@@ -799,4 +1075,105 @@ fn child_row(cat: &Catalogue, d: &yanglao_domain::Division, as_of: NaiveDate) ->
         level: d.level.label(),
         note: note.join("；"),
     }
+}
+
+/// The most rows a person-list export holds; a larger selection is narrowed first.
+const EXPORT_MAX: i64 = 10_000;
+
+/// The search result as a workbook (masked ID numbers), within the reader's scope and audited.
+async fn persons_export(
+    State(app): State<Arc<App>>,
+    user: auth::Principal,
+    Query(q): Query<PersonsQuery>,
+) -> Result<Response> {
+    blocking(move || {
+        let as_of = parse_as_of(&app, q.as_of.as_deref())?;
+        let division = match q.division.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(s) => Some(DivisionCode::parse(s).map_err(|e| AppError::BadRequest(e.to_string()))?),
+            None => None,
+        };
+        let text = q.q.clone().unwrap_or_default();
+        if text.chars().count() > 64 {
+            return Err(AppError::BadRequest("查询内容过长。".into()));
+        }
+        let scope = division.map(|d| app.catalogue.scope_on(d, as_of)).unwrap_or_default();
+        let query = PersonQuery {
+            text: Some(text.clone()),
+            include: scope.include,
+            exclude: scope.exclude,
+            as_of: Some(as_of),
+            limit: EXPORT_MAX,
+            offset: 0,
+            visible: user.scope.clone(),
+        };
+        let (list, total) = registry::search_persons(&app.db, &query)?;
+        if total > EXPORT_MAX {
+            return Err(AppError::BadRequest(format!(
+                "符合条件的有 {total} 人，超过单次导出上限 {EXPORT_MAX} 人，请缩小范围。"
+            )));
+        }
+        app.audit.record_blocking(
+            &user,
+            "person.export",
+            "",
+            &format!("导出人员名单 {} 人（查询“{}”）", list.len(), shown_query(&text)),
+        )?;
+        let bytes = persons_xlsx(&app, &list, as_of).map_err(|e| AppError::Internal(e.to_string()))?;
+        Ok((
+            [
+                (
+                    header::CONTENT_TYPE,
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
+                ),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"persons.xlsx\"".to_string(),
+                ),
+            ],
+            bytes,
+        )
+            .into_response())
+    })
+    .await
+}
+
+fn persons_xlsx(
+    app: &App,
+    list: &[registry::PersonListRow],
+    as_of: NaiveDate,
+) -> std::result::Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let mut wb = Workbook::new();
+    let bold = Format::new().set_bold();
+    let ws = wb.add_worksheet().set_name("人员名单")?;
+    for (c, h) in ["姓名", "身份证号（脱敏）", "性别", "年龄", "户籍所在地", "状态"]
+        .iter()
+        .enumerate()
+    {
+        ws.write_string_with_format(0, c as u16, *h, &bold)?;
+    }
+    for (r, p) in list.iter().enumerate() {
+        let r = r as u32 + 1;
+        ws.write_string(r, 0, &p.name)?;
+        ws.write_string(
+            r,
+            1,
+            IdNumber::parse(&p.id_number)
+                .map(|i| i.masked())
+                .unwrap_or_else(|_| "（无效号码）".into()),
+        )?;
+        ws.write_string(r, 2, Sex::from_code(p.sex).map(|s| s.label()).unwrap_or("未知"))?;
+        ws.write_number(r, 3, f64::from(age_on(p.birth_date, as_of)))?;
+        ws.write_string(r, 4, place(&app.catalogue, p.hukou.as_deref(), as_of))?;
+        ws.write_string(
+            r,
+            5,
+            if p.died.is_some_and(|d| d <= as_of) {
+                "已故"
+            } else {
+                "在册"
+            },
+        )?;
+    }
+    wb.save_to_buffer()
 }

@@ -5,14 +5,18 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::NaiveDate;
 use serde::Deserialize;
 use yanglao_domain::DivisionCode;
+use yanglao_entitlements::dominance::{self, PublishError};
+use yanglao_entitlements::engine::AppliedVersion;
 use yanglao_lists::content::load;
 use yanglao_lists::diff::{diff, Change};
-use yanglao_lists::model::{ListVersion, Period};
-use yanglao_lists::service::status_of;
+use yanglao_lists::model::{ListVersion, Period, Status};
+use yanglao_lists::service::{advance, save_draft, status_of, ServiceError};
 use yanglao_store::lists as store;
 
 use crate::{blocking, local_time, page, App, AppError, Result};
@@ -78,6 +82,8 @@ struct ItemLine {
     name: String,
     target: String,
     content: String,
+    /// 服务标准 where the list has its own column (Hotan), by paragraph.
+    standard: Vec<String>,
     service_type: &'static str,
     funding: String,
     lead: String,
@@ -110,7 +116,13 @@ struct ListPage {
     change_note: String,
     steps: Vec<String>,
     items: Vec<ItemLine>,
+    /// The table prints 服务标准 in its own column (Hotan) rather than 服务内容及标准 (Inner Mongolia).
+    own_standard: bool,
     params: Vec<(String, String, String)>,
+    /// The next move of the life cycle offered on the page: submit (a draft) or publish (under review).
+    can_submit: bool,
+    can_publish: bool,
+    csrf: String,
 }
 
 fn item_lines(v: &ListVersion) -> Vec<ItemLine> {
@@ -121,6 +133,13 @@ fn item_lines(v: &ListVersion) -> Vec<ItemLine> {
             name: i.name.clone(),
             target: i.target.clone(),
             content: i.content.clone(),
+            standard: i
+                .standard
+                .as_deref()
+                .unwrap_or_default()
+                .lines()
+                .map(str::to_string)
+                .collect(),
             service_type: i.service_type.label(),
             funding: i.funding.clone().unwrap_or_default(),
             lead: i.lead.clone().unwrap_or_default(),
@@ -132,8 +151,10 @@ fn item_lines(v: &ListVersion) -> Vec<ItemLine> {
         .collect()
 }
 
-pub async fn list(State(app): State<Arc<App>>, Path(id): Path<i64>) -> Result<Response> {
-    blocking(move || {
+pub async fn list(State(app): State<Arc<App>>, Path(id): Path<i64>, headers: axum::http::HeaderMap) -> Result<Response> {
+    let token = crate::csrf::Csrf::for_page(&headers)?;
+    let csrf_value = token.token.clone();
+    let res = blocking(move || {
         let r = store::version(&app.db, id)?.ok_or_else(|| AppError::NotFound("没有这个清单版本。".into()))?;
         let v = parsed(&r)?;
         let steps = store::steps(&app.db, id)?
@@ -175,8 +196,108 @@ pub async fn list(State(app): State<Arc<App>>, Path(id): Path<i64>) -> Result<Re
             change_note: r.change_note.clone(),
             steps,
             items: item_lines(&v),
+            own_standard: v.items.iter().any(|i| i.standard.is_some()),
             params,
+            can_submit: r.status == "draft",
+            can_publish: r.status == "under_review",
+            csrf: csrf_value,
         })
+    })
+    .await?;
+    Ok(token.apply(res))
+}
+
+#[derive(Deserialize)]
+pub struct MoveForm {
+    csrf: String,
+    /// Who acts (the signed-in user once the console has accounts).
+    by: String,
+}
+
+/// `POST /lists/{id}/submit` (form on the version's page): a draft goes to review.
+pub async fn submit_form(
+    State(app): State<Arc<App>>,
+    Path(id): Path<i64>,
+    headers: axum::http::HeaderMap,
+    axum::Form(f): axum::Form<MoveForm>,
+) -> Result<Response> {
+    crate::csrf::verify(&headers, &f.csrf)?;
+    blocking(move || {
+        let by = f.by.trim();
+        if by.is_empty() {
+            return Err(AppError::BadRequest("请填写操作人。".into()));
+        }
+        advance(&app.db, id, Status::UnderReview, by, chrono::Utc::now())
+            .map_err(|e| AppError::BadRequest(e.to_string()))?;
+        Ok(axum::response::Redirect::to(&format!("/lists/{id}")).into_response())
+    })
+    .await
+}
+
+#[derive(Template)]
+#[template(path = "list_refused.html")]
+struct RefusedPage {
+    nav: &'static str,
+    id: i64,
+    title: String,
+    as_of: String,
+    uppers: Vec<String>,
+    structural: Vec<String>,
+    /// (item, persons, lines naming persons)
+    items: Vec<(String, usize, Vec<String>)>,
+}
+
+/// Persons shown per item on the refusal page (all are counted; the JSON API lists all).
+const SHOWN_PER_ITEM: usize = 200;
+
+/// `POST /lists/{id}/publish` (form on the version's page): published if the publisher is not
+/// the author and nobody would get less than under the lists above; otherwise a page naming the
+/// items and persons, and the version stays under review.
+pub async fn publish_form(
+    State(app): State<Arc<App>>,
+    Path(id): Path<i64>,
+    headers: axum::http::HeaderMap,
+    axum::Form(f): axum::Form<MoveForm>,
+) -> Result<Response> {
+    crate::csrf::verify(&headers, &f.csrf)?;
+    blocking(move || {
+        let by = f.by.trim();
+        if by.is_empty() {
+            return Err(AppError::BadRequest("请填写操作人。".into()));
+        }
+        let today = (app.today)();
+        match dominance::publish(&app.db, &app.catalogue, id, by, chrono::Utc::now(), today, None) {
+            Ok(_) => Ok(axum::response::Redirect::to(&format!("/lists/{id}")).into_response()),
+            Err(PublishError::Refused(c)) => {
+                let sim = &c.simulation;
+                let items = sim
+                    .by_item()
+                    .into_iter()
+                    .map(|(code, name, n)| {
+                        let lines = sim
+                            .shortfalls
+                            .iter()
+                            .filter(|s| s.item_code == code)
+                            .take(SHOWN_PER_ITEM)
+                            .map(|s| s.to_string())
+                            .collect();
+                        (name, n, lines)
+                    })
+                    .collect();
+                let mut res = page(RefusedPage {
+                    nav: "lists",
+                    id,
+                    title: sim.lower_title.clone(),
+                    as_of: sim.as_of.to_string(),
+                    uppers: sim.uppers.clone(),
+                    structural: c.structural.iter().map(|(u, f)| format!("对照《{u}》：{f}")).collect(),
+                    items,
+                })?;
+                *res.status_mut() = StatusCode::CONFLICT;
+                Ok(res)
+            }
+            Err(e) => Err(AppError::BadRequest(e.to_string())),
+        }
     })
     .await
 }
@@ -311,6 +432,247 @@ pub async fn api_list(State(app): State<Arc<App>>, Path(id): Path<i64>) -> Resul
             list,
         })
         .into_response())
+    })
+    .await
+}
+
+// ---- JSON API for checking, diffing, importing and the life cycle (issue #3 §7) ----
+//
+// State-changing calls take JSON (submit, publish) or an .xlsx body with its own content type
+// (import): neither is a type a cross-site form or a no-cors request can send, so a browser
+// cannot be made to call them from another site. Who acts (`by`) comes from the request body
+// until the console has accounts (issue #6).
+
+fn api_error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(serde_json::json!({ "error": message.into() }))).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct CheckQuery {
+    /// Also check against the lists in force in the database on this date (structurally and by
+    /// simulation over the registry).
+    as_of: Option<NaiveDate>,
+}
+
+/// `POST /api/lists/check` (body: a list version as TOML): every error with item, field, line,
+/// column and what was expected; with `?as_of=D`, the check against the lists above on D too.
+pub async fn api_check(State(app): State<Arc<App>>, Query(q): Query<CheckQuery>, body: String) -> Result<Response> {
+    blocking(move || {
+        let v = match load(&body) {
+            Ok(v) => v,
+            Err(errors) => {
+                let errors: Vec<_> = errors.iter().map(|e| e.report()).collect();
+                return Ok((
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Json(serde_json::json!({ "ok": false, "errors": errors })),
+                )
+                    .into_response());
+            }
+        };
+        let Some(as_of) = q.as_of else {
+            return Ok(Json(serde_json::json!({
+                "ok": true,
+                "errors": [],
+                "title": v.title,
+                "items": v.items.len(),
+            }))
+            .into_response());
+        };
+        let applied = AppliedVersion {
+            row: draft_row(&v, &body),
+            list: v,
+        };
+        let c = dominance::check(&app.db, &app.catalogue, &applied, as_of)
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let status = if c.passed() {
+            StatusCode::OK
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        };
+        Ok((
+            status,
+            Json(serde_json::json!({ "ok": c.passed(), "errors": [], "dominance": c })),
+        )
+            .into_response())
+    })
+    .await
+}
+
+fn draft_row(v: &ListVersion, text: &str) -> store::VersionRow {
+    store::VersionRow {
+        id: 0,
+        jurisdiction: v.jurisdiction.short(),
+        level: v.level.label().to_string(),
+        title: v.title.clone(),
+        effective_from: v.effective_from,
+        change_note: v.change_note.clone(),
+        source_title: v.source.title.clone(),
+        status: "draft".into(),
+        author: String::new(),
+        content: text.to_string(),
+        content_sha256: String::new(),
+        created_at: chrono::Utc::now(),
+    }
+}
+
+/// `GET /api/lists/diff?a=&b=`: the changes from version a to version b, item by item.
+pub async fn api_diff(State(app): State<Arc<App>>, Query(q): Query<DiffQuery>) -> Result<Response> {
+    blocking(move || {
+        let ra = store::version(&app.db, q.a)?;
+        let rb = store::version(&app.db, q.b)?;
+        let (Some(ra), Some(rb)) = (ra, rb) else {
+            return Ok(api_error(StatusCode::NOT_FOUND, "没有这个清单版本"));
+        };
+        let (va, vb) = (parsed(&ra)?, parsed(&rb)?);
+        Ok(Json(serde_json::json!({
+            "a": api_version(&ra),
+            "b": api_version(&rb),
+            "changes": diff(&va, &vb),
+        }))
+        .into_response())
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct ImportQuery {
+    /// Who drafted it (the publisher must be someone else).
+    author: String,
+}
+
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// `POST /api/lists/import?author=…` (body: the .xlsx, Content-Type
+/// application/vnd.openxmlformats-officedocument.spreadsheetml.sheet): a draft, or every bad
+/// cell with sheet, row and column.
+pub async fn api_import(
+    State(app): State<Arc<App>>,
+    Query(q): Query<ImportQuery>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response> {
+    let typed = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().is_some_and(|t| t.trim() == XLSX));
+    if !typed {
+        return Ok(api_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("请以 Content-Type: {XLSX} 上传 .xlsx 文件"),
+        ));
+    }
+    if q.author.trim().is_empty() {
+        return Ok(api_error(StatusCode::BAD_REQUEST, "须注明起草人（author）"));
+    }
+    blocking(move || {
+        let v = match yanglao_lists::xlsx::import(&body) {
+            Ok(v) => v,
+            Err(errors) => {
+                let errors: Vec<_> = errors.iter().map(|e| e.report()).collect();
+                return Ok((
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Json(serde_json::json!({ "ok": false, "errors": errors })),
+                )
+                    .into_response());
+            }
+        };
+        let text = yanglao_lists::xlsx::to_toml(&v).map_err(|e| AppError::Internal(e.to_string()))?;
+        match save_draft(&app.db, &text, q.author.trim(), chrono::Utc::now()) {
+            Ok(id) => Ok((
+                StatusCode::CREATED,
+                Json(serde_json::json!({ "ok": true, "id": id, "title": v.title, "items": v.items.len() })),
+            )
+                .into_response()),
+            Err(e) => Ok(service_error(e)),
+        }
+    })
+    .await
+}
+
+fn service_error(e: ServiceError) -> Response {
+    match e {
+        ServiceError::NotFound => api_error(StatusCode::NOT_FOUND, e.to_string()),
+        ServiceError::Store(_) => api_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        ServiceError::Invalid(errors) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(serde_json::json!({
+                "ok": false,
+                "errors": errors.iter().map(|e| e.report()).collect::<Vec<_>>(),
+            })),
+        )
+            .into_response(),
+        ServiceError::Lifecycle(_) | ServiceError::PublishUnchecked => api_error(StatusCode::CONFLICT, e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LifecycleBody {
+    /// Who acts (the logged-in user once the console has accounts).
+    by: String,
+    /// Publication only: registry date of the dominance check (default: the effective date, or
+    /// today if later).
+    #[serde(default)]
+    as_of: Option<NaiveDate>,
+}
+
+/// `POST /api/lists/{id}/submit` (JSON `{"by": …}`): a draft goes to review.
+pub async fn api_submit(
+    State(app): State<Arc<App>>,
+    Path(id): Path<i64>,
+    Json(b): Json<LifecycleBody>,
+) -> Result<Response> {
+    blocking(move || {
+        if b.by.trim().is_empty() {
+            return Ok(api_error(StatusCode::BAD_REQUEST, "须注明操作人（by）"));
+        }
+        Ok(
+            match advance(&app.db, id, Status::UnderReview, b.by.trim(), chrono::Utc::now()) {
+                Ok(()) => Json(serde_json::json!({ "ok": true, "id": id, "status": "under_review" })).into_response(),
+                Err(e) => service_error(e),
+            },
+        )
+    })
+    .await
+}
+
+/// `POST /api/lists/{id}/publish` (JSON `{"by": …, "as_of": …}`): published if the publisher is
+/// not the author and the version gives nobody less than the lists above it; otherwise 409 with
+/// the structural findings and every (person, item) named.
+pub async fn api_publish(
+    State(app): State<Arc<App>>,
+    Path(id): Path<i64>,
+    Json(b): Json<LifecycleBody>,
+) -> Result<Response> {
+    blocking(move || {
+        if b.by.trim().is_empty() {
+            return Ok(api_error(StatusCode::BAD_REQUEST, "须注明操作人（by）"));
+        }
+        let today = (app.today)();
+        Ok(
+            match dominance::publish(
+                &app.db,
+                &app.catalogue,
+                id,
+                b.by.trim(),
+                chrono::Utc::now(),
+                today,
+                b.as_of,
+            ) {
+                Ok(c) => Json(serde_json::json!({ "ok": true, "id": id, "status": "published", "dominance": c }))
+                    .into_response(),
+                Err(PublishError::Refused(c)) => (
+                    StatusCode::CONFLICT,
+                    Json(serde_json::json!({
+                        "ok": false,
+                        "error": "下级清单低于上级清单，不予发布",
+                        "dominance": c,
+                    })),
+                )
+                    .into_response(),
+                Err(PublishError::Service(e)) => service_error(e),
+                Err(PublishError::Run(e)) => api_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            },
+        )
     })
     .await
 }

@@ -19,6 +19,7 @@ use yanglao_domain::{DivisionCode, IdNumber};
 use yanglao_store::assessments as store;
 use yanglao_store::registry;
 
+use crate::auth::Principal;
 use crate::csrf::{self, Csrf};
 use crate::{blocking, local_time, page, App, AppError, Result};
 
@@ -44,8 +45,8 @@ fn place(app: &App, code: &str) -> String {
         .unwrap_or_else(|_| code.to_string())
 }
 
-fn person_or_404(app: &App, id: i64) -> Result<registry::Person> {
-    registry::person(&app.db, id)?.ok_or_else(|| AppError::NotFound(format!("没有人员 #{id}。")))
+fn person_or_404(app: &App, user: &Principal, id: i64) -> Result<registry::Person> {
+    crate::read_person(app, user, id, "person.ltc.read")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -86,9 +87,9 @@ struct PersonPage {
     pilots: String,
 }
 
-pub async fn person(State(app): State<Arc<App>>, Path(id): Path<i64>) -> Result<Response> {
+pub async fn person(State(app): State<Arc<App>>, user: Principal, Path(id): Path<i64>) -> Result<Response> {
     blocking(move || {
-        let p = person_or_404(&app, id)?;
+        let p = person_or_404(&app, &user, id)?;
         let gbt = app
             .db
             .tx(|t| store::person_results(t, id))?
@@ -220,9 +221,14 @@ fn sections(chosen: &HashMap<String, String>) -> Vec<SectionView> {
         .collect()
 }
 
-pub async fn entry(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<i64>) -> Result<Response> {
+pub async fn entry(
+    State(app): State<Arc<App>>,
+    user: Principal,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Response> {
     with_csrf(&headers, move |csrf| {
-        let p = person_or_404(&app, id)?;
+        let p = person_or_404(&app, &user, id)?;
         let agencies = store::agencies(&app.db)?;
         let assessors = store::assessors(&app.db, None)?
             .into_iter()
@@ -261,12 +267,14 @@ fn int_field(f: &HashMap<String, String>, key: &str, what: &str) -> Result<i64> 
 /// The form is a map because the item codes (C1.1 …) are the field names.
 pub async fn create(
     State(app): State<Arc<App>>,
+    user: Principal,
     headers: HeaderMap,
     Path(id): Path<i64>,
     Form(f): Form<HashMap<String, String>>,
 ) -> Result<Response> {
     csrf::verify(&headers, f.get(csrf::FIELD).map(String::as_str).unwrap_or(""))?;
     blocking(move || {
+        person_or_404(&app, &user, id)?;
         let mut pairs = Vec::new();
         let mut missing = Vec::new();
         for d in &DIMENSIONS {

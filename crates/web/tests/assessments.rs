@@ -167,6 +167,13 @@ fn an_assessment_from_request_to_report_on_both_databases() {
             cookie: String::new(),
             token: String::new(),
         };
+        let (cookie, token) = c.rt.block_on(yanglao_web::testing::login(
+            &c.app,
+            "assessor",
+            yanglao_web::testing::ALL_WORK_ROLES,
+            "*",
+        ));
+        (c.cookie, c.token) = (cookie, token);
 
         // Agencies and assessors.
         let r = c.get("/assessments/agencies");

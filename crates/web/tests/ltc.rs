@@ -250,6 +250,13 @@ fn ltc_pages_side_by_side_on_both_databases() {
             cookie: String::new(),
             token: String::new(),
         };
+        let (cookie, token) = c.rt.block_on(yanglao_web::testing::login(
+            &c.app,
+            "assessor",
+            yanglao_web::testing::ALL_WORK_ROLES,
+            "*",
+        ));
+        (c.cookie, c.token) = (cookie, token);
 
         let r = c.get(&format!("/assessments/ltc/person/{pid}/new"));
         assert_eq!(r.status, StatusCode::OK, "{}: {}", t.name, r.body);

@@ -53,8 +53,15 @@ fn load(db: &Db, dir: &std::path::Path) {
 }
 
 async fn get(app: &Arc<App>, uri: &str) -> (StatusCode, String, axum::http::HeaderMap) {
+    let session = yanglao_web::testing::login_session(app, "tester", yanglao_web::testing::ALL_WORK_ROLES, "*").await;
     let res = router(app.clone())
-        .oneshot(Request::builder().uri(uri).body(Body::empty()).expect("request"))
+        .oneshot(
+            Request::builder()
+                .uri(uri)
+                .header(axum::http::header::COOKIE, session)
+                .body(Body::empty())
+                .expect("request"),
+        )
         .await
         .expect("response");
     let status = res.status();

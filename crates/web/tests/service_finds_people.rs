@@ -83,23 +83,33 @@ async fn send(app: &Arc<App>, req: Request<Body>) -> Res {
     }
 }
 
-fn get(uri: &str, cookie: Option<&str>) -> Request<Body> {
-    let mut b = Request::builder().uri(uri);
-    if let Some(c) = cookie {
-        b = b.header(header::COOKIE, c);
+/// The signed-in session every request carries (set once the app exists).
+static SESSION: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+
+fn with_session(cookie: Option<&str>) -> String {
+    let session = SESSION.lock().map(|s| s.clone()).unwrap_or_default();
+    match cookie {
+        Some(c) => format!("{c}; {session}"),
+        None => session,
     }
-    b.body(Body::empty()).expect("request")
+}
+
+fn get(uri: &str, cookie: Option<&str>) -> Request<Body> {
+    Request::builder()
+        .uri(uri)
+        .header(header::COOKIE, with_session(cookie))
+        .body(Body::empty())
+        .expect("request")
 }
 
 fn post(uri: &str, cookie: Option<&str>, form: &str) -> Request<Body> {
-    let mut b = Request::builder()
+    Request::builder()
         .method("POST")
         .uri(uri)
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-    if let Some(c) = cookie {
-        b = b.header(header::COOKIE, c);
-    }
-    b.body(Body::from(form.to_string())).expect("request")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::COOKIE, with_session(cookie))
+        .body(Body::from(form.to_string()))
+        .expect("request")
 }
 
 fn enc(s: &str) -> String {
@@ -150,6 +160,13 @@ fn work_lists_explanations_and_simulation_pages_on_both_databases() {
         let mut app = App::new(db.clone(), cat);
         app.today = Box::new(as_of);
         let app = Arc::new(app);
+        let session = rt.block_on(yanglao_web::testing::login_session(
+            &app,
+            "caseworker",
+            yanglao_web::testing::ALL_WORK_ROLES,
+            "*",
+        ));
+        *SESSION.lock().expect("session") = session;
 
         // The work list: rolled up by division, masked IDs, reasons; a fresh CSRF cookie.
         let r = rt.block_on(send(&app, get("/work?division=150400&kind=amount", None)));
@@ -268,7 +285,8 @@ fn work_lists_explanations_and_simulation_pages_on_both_databases() {
             .expect("a receipt recorded by the worker")
             .text(0)
             .expect("text");
-        assert_eq!(source, "个案工作者确认（李社工）");
+        // Who closed it is the signed-in user, not the name a form carries.
+        assert_eq!(source, "个案工作者确认（caseworker）");
 
         // A person's entitlements, explained.
         let r = rt.block_on(send(&app, get(&format!("/persons/{pid}/entitlements"), None)));

@@ -256,7 +256,12 @@ pub fn cmd_work(db: &Db, division: &str) -> Result<()> {
         };
         (p, next)
     };
-    let counts = yanglao_store::entitlements::work_counts(db, &prefix, child_len)?;
+    let counts = yanglao_store::entitlements::work_counts(
+        db,
+        &prefix,
+        child_len,
+        &yanglao_store::accounts::Scope::everywhere(),
+    )?;
     if counts.is_empty() {
         println!("没有待办的工作事项。");
     }

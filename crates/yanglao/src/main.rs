@@ -1,10 +1,13 @@
 //! `yanglao`: the one binary. Subcommands for operators: init, gen, import, serve, demo, and
 //! the import benchmark.
 
+mod admin_cmd;
 mod assess_cmd;
 mod bench;
 mod bench_engine;
 mod engine_cmd;
+mod list_cmd;
+mod visits_cmd;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -164,6 +167,31 @@ enum Command {
         #[command(subcommand)]
         what: assess_cmd::AssessCommand,
     },
+    /// Care visits (探访关爱): the list, who is due, visitors, visit records, follow-ups, the monthly rate.
+    Visits {
+        #[command(subcommand)]
+        what: visits_cmd::VisitsCommand,
+    },
+    /// Console users (账号): add, list, set a password, unlock.
+    User {
+        #[command(subcommand)]
+        what: admin_cmd::UserCommand,
+    },
+    /// API tokens for other departments' systems.
+    Token {
+        #[command(subcommand)]
+        what: admin_cmd::TokenCommand,
+    },
+    /// The audit log: verify its hash chain, list entries.
+    Audit {
+        #[command(subcommand)]
+        what: admin_cmd::AuditCommand,
+    },
+    /// The SM4 key for contact details at rest.
+    Key {
+        #[command(subcommand)]
+        what: admin_cmd::KeyCommand,
+    },
     /// Benchmarks (results go to BENCHMARKS.md by hand, with the command).
     Bench {
         #[command(subcommand)]
@@ -201,8 +229,14 @@ enum ParamCommand {
 #[derive(Subcommand)]
 enum ListCommand {
     /// Check a list version file (TOML): every rule parsed and type-checked; errors name the item
-    /// and the position. Without a file, checks the lists that ship with yanglao.
-    Check { file: Option<PathBuf> },
+    /// and the position. Without a file, checks the lists that ship with yanglao. With --as-of,
+    /// also against the lists in force in the database on that date, structurally and by
+    /// simulation over the registry (the file may then also be a version id).
+    Check {
+        file: Option<PathBuf>,
+        #[arg(long)]
+        as_of: Option<NaiveDate>,
+    },
     /// Write a list version as Excel in the seeds' layout (with rules, parameters and particulars).
     Export {
         /// Jurisdiction code of a shipped list (150000, 653200) or a TOML file.
@@ -210,7 +244,7 @@ enum ListCommand {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Read a list from Excel (the export's layout), check it, and save it as a draft.
+    /// Read a list from Excel (the export's layout) or a TOML file, check it, and save it as a draft.
     Import {
         file: PathBuf,
         /// Who drafted it (the reviewer who publishes must be someone else).
@@ -222,6 +256,8 @@ enum ListCommand {
         /// Jurisdiction code of a shipped list (150000, 653200) or a TOML file.
         which: String,
     },
+    #[command(flatten)]
+    Db(list_cmd::ListDbCommand),
 }
 
 fn parse_kv(s: &str) -> Result<(String, String), String> {
@@ -234,6 +270,14 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     let today = yanglao_web::china_today();
     match &cli.command {
+        Command::User { what } => admin_cmd::user_command(&open_ready(&cli.db)?, what)?,
+        Command::Token { what } => admin_cmd::token_command(&open_ready(&cli.db)?, what)?,
+        Command::Audit { what } => {
+            if !admin_cmd::audit_command(&open_ready(&cli.db)?, what)? {
+                std::process::exit(1);
+            }
+        }
+        Command::Key { what } => admin_cmd::key_command(what)?,
         Command::Init => {
             let db = open(&cli.db)?;
             let n = init(&db)?;
@@ -371,6 +415,28 @@ fn main() -> Result<()> {
             init(&db)?;
             list_import(&db, file, author)?
         }
+        Command::List {
+            what: ListCommand::Db(what),
+        } => list_cmd::run(&open_ready(&cli.db)?, what, today)?,
+        Command::List {
+            what:
+                ListCommand::Check {
+                    file: Some(file),
+                    as_of: Some(as_of),
+                },
+        } => {
+            // The file on its own and against the shipped lists, then against the database.
+            let which = file.to_string_lossy();
+            let file_ok = !file.exists()
+                || list_command(&ListCommand::Check {
+                    file: Some(file.clone()),
+                    as_of: None,
+                })
+                .is_ok();
+            if !list_cmd::check_against_db(&open_ready(&cli.db)?, &which, *as_of)? || !file_ok {
+                bail!("{which} 未通过检查（见上）");
+            }
+        }
         Command::List { what } => list_command(what)?,
         Command::Param { what } => {
             let db = open(&cli.db)?;
@@ -403,6 +469,7 @@ fn main() -> Result<()> {
         Command::Receipts { what } => engine_cmd::cmd_receipts(&open_ready(&cli.db)?, what, today)?,
         Command::Work { division } => engine_cmd::cmd_work(&open_ready(&cli.db)?, division)?,
         Command::Assess { what } => assess_cmd::run(&open_ready(&cli.db)?, what, today)?,
+        Command::Visits { what } => visits_cmd::run(&open_ready(&cli.db)?, what, today)?,
     }
     Ok(())
 }
@@ -420,6 +487,9 @@ fn param_type(name: &str) -> Result<yanglao_rules::Type> {
         .iter()
         .any(|(_, n)| *n == name)
     {
+        return Ok(yanglao_rules::Type::Int);
+    }
+    if yanglao_visits::schedule::PARAMS.contains(&name) {
         return Ok(yanglao_rules::Type::Int);
     }
     for (_, text) in yanglao_lists::content::BUILTIN {
@@ -488,6 +558,9 @@ fn list_text(which: &str) -> Result<String> {
 }
 
 fn list_import(db: &Db, file: &Path, author: &str) -> Result<()> {
+    if file.extension().is_some_and(|e| e == "toml") {
+        return list_cmd::import_toml(db, file, author);
+    }
     let bytes = std::fs::read(file).with_context(|| format!("读取 {}", file.display()))?;
     let v = match yanglao_lists::xlsx::import(&bytes) {
         Ok(v) => v,
@@ -523,7 +596,7 @@ fn list_sources(file: Option<&Path>) -> Result<Vec<(String, String)>> {
 
 fn list_command(what: &ListCommand) -> Result<()> {
     match what {
-        ListCommand::Check { file } => {
+        ListCommand::Check { file, .. } => {
             let mut failed = 0;
             for (name, text) in list_sources(file.as_deref())? {
                 match yanglao_lists::content::load(&text) {
@@ -574,7 +647,7 @@ fn list_command(what: &ListCommand) -> Result<()> {
             std::fs::write(out, yanglao_lists::xlsx::export(&v)?)?;
             println!("已导出《{}》{} 项至 {}", v.title, v.items.len(), out.display());
         }
-        ListCommand::Import { .. } => unreachable!("handled with a database"),
+        ListCommand::Import { .. } | ListCommand::Db(_) => unreachable!("handled with a database"),
         ListCommand::Show { which } => {
             let text = if Path::new(which).exists() {
                 std::fs::read_to_string(which)?
@@ -768,7 +841,12 @@ pub fn import_path(
 
 fn serve(db: Db, addr: SocketAddr) -> Result<()> {
     let catalogue = divisions::load_catalogue(&db)?;
-    let app = Arc::new(yanglao_web::App::new(db, catalogue));
+    let mut app = yanglao_web::App::new(db, catalogue);
+    app.field_key = yanglao_security::fields::FieldKey::from_env()?;
+    if app.field_key.is_none() {
+        println!("未配置字段加密密钥（YANGLAO_FIELD_KEY 或 YANGLAO_FIELD_KEY_FILE）：联系方式不显示、不能登记。");
+    }
+    let app = Arc::new(app);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     println!("养老服务信息平台已启动：http://{addr}/");
     rt.block_on(yanglao_web::serve(app, addr))
@@ -821,8 +899,88 @@ fn demo(people: usize, region: &str, dir: &Path, addr: SocketAddr, seed: u64, to
         t.elapsed().as_secs_f64()
     );
     engine_cmd::demo_engine(&db, region, today).context("演示测算")?;
-    println!("演示账号：本版本控制台尚未启用登录（账号、角色与区划权限见 issue #6），请直接访问。");
+    let s = yanglao_visits::synth::generate(&db, &divisions::load_catalogue(&db)?, region, today, 3, seed)
+        .context("探访演示数据")?;
+    println!(
+        "探访关爱：{} 名探访人员，{} 次探访记录（近三个月）。",
+        s.visitors, s.visits
+    );
+    demo_accounts(&db, dir, region)?;
     serve(db, addr)
+}
+
+/// Demo accounts, one per role, with fresh random passwords printed once; a field key in the
+/// demo directory (outside the database) and contact details for a few hundred people.
+fn demo_accounts(db: &Db, dir: &Path, region: DivisionCode) -> Result<()> {
+    let key_hex = yanglao_security::fields::FieldKey::generate_hex()?;
+    let key_path = dir.join("field.key");
+    std::fs::write(&key_path, &key_hex)?;
+    // Set before the server's threads start; `serve` reads the key from here like in production.
+    std::env::set_var("YANGLAO_FIELD_KEY_FILE", &key_path);
+    let key = yanglao_security::fields::FieldKey::from_hex(&key_hex)?;
+    let cat = divisions::load_catalogue(db)?;
+    let today = yanglao_web::china_today();
+    let counties: Vec<DivisionCode> = cat.children_on(region, today).iter().map(|d| d.code).collect();
+    let county_a = counties.first().copied().unwrap_or(region);
+    let county_b = counties.get(1).copied().unwrap_or(region);
+    let village = {
+        let mut c = county_a;
+        while let Some(ch) = cat.children_on(c, today).first() {
+            c = ch.code;
+        }
+        c
+    };
+    let accounts = [
+        ("admin", "系统管理员".to_string(), "admin", "*".to_string()),
+        ("policy", "盟市政策科".into(), "policy", region.short()),
+        ("data", "数据管理员".into(), "data", region.short()),
+        (
+            "case_a",
+            format!("{}经办", cat.name(county_a)),
+            "case",
+            county_a.short(),
+        ),
+        (
+            "case_b",
+            format!("{}经办", cat.name(county_b)),
+            "case",
+            county_b.short(),
+        ),
+        ("assessor", "评估员".into(), "assessor,case", county_a.short()),
+        ("visitor", "村探访员".into(), "visitor", village.short()),
+        ("supervisor", "监管（审计）".into(), "supervisor", region.short()),
+        ("finance", "财务".into(), "finance", region.short()),
+    ];
+    println!("演示账号（密码为本次随机生成，只显示这一次）：");
+    for (user, name, roles, scope) in accounts {
+        let pw = format!("Yl-{}", random_demo_suffix()?);
+        admin_cmd::add_user(db, user, &name, roles, &scope, &pw)?;
+        println!(
+            "  {user:<11} {pw}  {name}（{roles}，范围 {}）",
+            if scope == "*" {
+                "全部".to_string()
+            } else {
+                cat.path_name(DivisionCode::parse(&scope)?, today)
+            }
+        );
+    }
+    // Contact details for the first few hundred people, encrypted with the demo key.
+    let rows = db.query("SELECT id FROM person ORDER BY id LIMIT 300", &[])?;
+    for (i, r) in rows.iter().enumerate() {
+        let id = r.int(0)?;
+        let c = yanglao_store::contacts::Contact {
+            phone: Some(format!("13{:09}", (id as u64 * 7919 + i as u64) % 1_000_000_000)),
+            address: None,
+            guardian: None,
+        };
+        yanglao_store::contacts::set_contact(db, &key, id, &c, "demo", chrono::Utc::now())?;
+    }
+    println!("字段加密密钥（SM4）：{}（库外保存）", key_path.display());
+    Ok(())
+}
+
+fn random_demo_suffix() -> Result<String> {
+    Ok(yanglao_security::random_hex(6)?)
 }
 
 #[cfg(test)]

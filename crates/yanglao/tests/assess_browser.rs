@@ -366,11 +366,32 @@ fn an_assessor_answers_on_a_tablet_and_a_dropped_connection_loses_nothing() {
                 .int(0)
                 .expect("id");
 
+        yanglao(
+            &t.url,
+            &[
+                "user",
+                "add",
+                "pinggu",
+                "--name",
+                "评估调度员",
+                "--roles",
+                "case,assessor",
+                "--scope",
+                "150102",
+                "--password",
+                "Test-Passw0rd",
+            ],
+        );
         let addr = format!("127.0.0.1:{}", free_port());
         let site = format!("http://{addr}");
         let server = serve(&t.url, &addr);
 
-        // Request and schedule through the console's forms.
+        // Sign in, then request and schedule through the console's forms.
+        browser.goto(&format!("{site}/login"));
+        browser.type_into(&browser.find("input[name=username]"), "pinggu");
+        browser.type_into(&browser.find("input[name=password]"), "Test-Passw0rd");
+        browser.click(&browser.find("form button[type=submit]"));
+        browser.wait_text("header .user", "评估调度员", 10);
         browser.goto(&format!("{site}/assessments/new?person={pid}"));
         let by = browser.find("form.stack input[name=by]");
         browser.type_into(&by, "窗口");

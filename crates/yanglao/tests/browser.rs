@@ -1,7 +1,9 @@
 //! End-to-end in a real headless Chromium (Debian's chromium + chromium-driver) against the real
 //! `yanglao` binary, on SQLite and PostgreSQL: a data officer imports a dirty region with the
-//! CLI, then searches for a person, opens the detail page (ID masked), and reads an import's
-//! error report. Screenshots go to `test-artifacts/`.
+//! CLI, signs in, searches for a person, opens the detail page (ID masked), reads an import's
+//! error report and a work list; a county officer is refused another county's person; repeated
+//! wrong passwords lock an account; key pages pass axe-core's WCAG 2.1 AA rules. Screenshots go
+//! to `test-artifacts/`.
 //!
 //! A missing browser is a failure, not a skip: `scripts/test.sh` installs it.
 
@@ -193,6 +195,72 @@ impl Browser {
         self.text(&body)
     }
 
+    /// Signs in through the login form.
+    fn login(&self, site: &str, user: &str, password: &str) {
+        self.goto(&format!("{site}/login"));
+        let u = self.find("input[name=username]");
+        self.type_into(&u, user);
+        let p = self.find("input[name=password]");
+        self.type_into(&p, password);
+        let b = self.find("form button[type=submit]");
+        self.click(&b);
+    }
+
+    /// Waits up to 10 s for the page to show any of `texts`; returns the page text.
+    fn wait_text(&self, texts: &[&str]) -> String {
+        let start = Instant::now();
+        loop {
+            // The page may be replaced while we read it: a stale element is just "not yet".
+            let t = ureq::post(&self.url("/element"))
+                .send_json(json!({ "using": "css selector", "value": "body" }))
+                .ok()
+                .and_then(|mut r| r.body_mut().read_json::<Value>().ok())
+                .and_then(|v| v["value"].as_object().and_then(|o| o.values().next().cloned()))
+                .and_then(|id| id.as_str().map(str::to_string))
+                .and_then(|id| ureq::get(&self.url(&format!("/element/{id}/text"))).call().ok())
+                .and_then(|mut r| r.body_mut().read_json::<Value>().ok())
+                .and_then(|v| v["value"].as_str().map(str::to_string))
+                .unwrap_or_default();
+            if texts.iter().any(|x| t.contains(x)) {
+                return t;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "none of {texts:?} on the page:\n{t}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn logout(&self) {
+        let b = self.find("header .user button[type=submit]");
+        self.click(&b);
+        self.wait_url("/login");
+    }
+
+    /// axe-core's WCAG 2.0/2.1 A and AA rules on the current page: the violations, described.
+    fn axe_violations(&self) -> Vec<String> {
+        let axe = axe_source();
+        post(
+            &self.url("/execute/sync"),
+            &json!({ "script": format!("{axe}; return true;"), "args": [] }),
+        );
+        let v = post(
+            &self.url("/execute/async"),
+            &json!({
+                "script": "const done = arguments[arguments.length - 1]; \
+                    axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }) \
+                    .then(r => done(r.violations.map(v => v.id + ': ' + v.help + ' (' + v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', ') + ')'))) \
+                    .catch(e => done(['axe failed: ' + e]));",
+                "args": []
+            }),
+        );
+        v["value"]
+            .as_array()
+            .map(|a| a.iter().map(|x| x.as_str().unwrap_or("").to_string()).collect())
+            .unwrap_or_else(|| vec![format!("unexpected answer: {v}")])
+    }
+
     fn current_url(&self) -> String {
         get(&self.url("/url"))["value"].as_str().unwrap_or("").to_string()
     }
@@ -210,6 +278,19 @@ impl Drop for Browser {
     fn drop(&mut self) {
         let _ = ureq::delete(&format!("{}/session/{}", self.base, self.session)).call();
     }
+}
+
+/// axe-core, installed from npm by `scripts/test.sh` (or named by `AXE_JS`); missing is a failure.
+fn axe_source() -> String {
+    let path = std::env::var("AXE_JS").map(PathBuf::from).unwrap_or_else(|_| {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/axe/node_modules/axe-core/axe.min.js")
+    });
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "axe-core not found at {} ({e}): scripts/test.sh installs it with npm",
+            path.display()
+        )
+    })
 }
 
 fn artifacts() -> PathBuf {
@@ -299,6 +380,58 @@ fn data_officer_imports_searches_and_reads_error_report_in_chromium() {
         );
         assert!(again.contains("未做任何改动"), "{}: re-import changes nothing", t.name);
 
+        // Accounts: a prefecture data officer who also works the lists, a 墨玉县 case worker,
+        // and one who will lock themselves out.
+        const PW: &str = "Test-Passw0rd";
+        yanglao(
+            &t.url,
+            &[
+                "user",
+                "add",
+                "data1",
+                "--name",
+                "数据员",
+                "--roles",
+                "data,case",
+                "--scope",
+                "653200",
+                "--password",
+                PW,
+            ],
+        );
+        yanglao(
+            &t.url,
+            &[
+                "user",
+                "add",
+                "moyu",
+                "--name",
+                "墨玉县经办",
+                "--roles",
+                "case",
+                "--scope",
+                "653222",
+                "--password",
+                PW,
+            ],
+        );
+        yanglao(
+            &t.url,
+            &[
+                "user",
+                "add",
+                "locky",
+                "--name",
+                "测试锁定",
+                "--roles",
+                "case",
+                "--scope",
+                "653222",
+                "--password",
+                PW,
+            ],
+        );
+
         let port = free_port();
         let addr = format!("127.0.0.1:{port}");
         let _server = Killed(
@@ -322,12 +455,36 @@ fn data_officer_imports_searches_and_reads_error_report_in_chromium() {
             .expect("a person")
             .text(0)
             .expect("name");
+        // Signed out, a page sends the browser to the login form.
+        browser.goto(&format!("{site}/persons"));
+        browser.wait_url("/login?next=%2Fpersons");
+        assert!(
+            browser.axe_violations().is_empty(),
+            "{}: login page: {:?}",
+            t.name,
+            browser.axe_violations()
+        );
+        browser.screenshot(&format!("{}-login", t.name));
+        // The check can fail: an image without a text alternative is caught.
+        post(
+            &browser.url("/execute/sync"),
+            &json!({ "script": "document.body.appendChild(document.createElement('img')); return true;", "args": [] }),
+        );
+        assert!(
+            browser.axe_violations().iter().any(|v| v.starts_with("image-alt")),
+            "{}: axe-core reports a missing alt text",
+            t.name
+        );
+        browser.login(&site, "data1", PW);
+        browser.wait_text(&["数据员（"]);
         browser.goto(&format!("{site}/"));
         let q = browser.find("input[name=q]");
         browser.type_into(&q, &name);
         let submit = browser.find("form.search button[type=submit]");
         browser.click(&submit);
         browser.wait_url("/persons?");
+        let v = browser.axe_violations();
+        assert!(v.is_empty(), "{}: search page: {v:?}", t.name);
         let text = browser.page_text();
         assert!(
             text.contains("人员查询") && text.contains(&name),
@@ -354,6 +511,9 @@ fn data_officer_imports_searches_and_reads_error_report_in_chromium() {
             t.name
         );
         browser.screenshot(&format!("{}-person", t.name));
+        let v = browser.axe_violations();
+        assert!(v.is_empty(), "{}: person page: {v:?}", t.name);
+        let person_url = browser.current_url();
 
         // The import list and one batch's error report, row by row.
         browser.goto(&format!("{site}/imports"));
@@ -388,5 +548,64 @@ fn data_officer_imports_searches_and_reads_error_report_in_chromium() {
         let rows = browser.find_all("#items tbody tr");
         assert!(rows.len() == 19 || rows.len() == 17, "{}: a whole list table", t.name);
         browser.screenshot(&format!("{}-service-list", t.name));
+        let v = browser.axe_violations();
+        assert!(v.is_empty(), "{}: list page: {v:?}", t.name);
+
+        // A work list (服务找人), from the navigation.
+        let nav = browser.find("nav.side a[href='/work']");
+        browser.click(&nav);
+        browser.wait_url("/work");
+        assert!(browser.page_text().contains("工作清单"), "{}", t.name);
+        let v = browser.axe_violations();
+        assert!(v.is_empty(), "{}: work list: {v:?}", t.name);
+        browser.screenshot(&format!("{}-work", t.name));
+
+        // 大字模式 (适老化) for this browser, then back.
+        browser.goto(&format!("{site}/display?large=1&back=/persons"));
+        browser.wait_url("/persons");
+        let v = browser.axe_violations();
+        assert!(v.is_empty(), "{}: large type: {v:?}", t.name);
+        browser.screenshot(&format!("{}-large-type", t.name));
+        browser.goto(&format!("{site}/display?large=0"));
+        browser.logout();
+
+        // A 墨玉县 officer opens a person of another county by URL: refused, nothing shown.
+        let outside: i64 =
+            t.db.query_one(
+                "SELECT p.id FROM person p WHERE NOT EXISTS (SELECT 1 FROM fact f WHERE f.person_id = p.id \
+                 AND f.kind IN ('hukou', 'residence') AND f.value LIKE '653222%') ORDER BY p.id LIMIT 1",
+                &[],
+            )
+            .expect("q")
+            .expect("someone outside 墨玉县")
+            .int(0)
+            .expect("id");
+        browser.login(&site, "moyu", PW);
+        browser.wait_text(&["墨玉县经办（"]);
+        browser.goto(&format!("{site}/persons/{outside}"));
+        let text = browser.page_text();
+        assert!(text.contains("不在您的管辖范围内"), "{}: {text}", t.name);
+        assert!(!person_url.is_empty());
+        browser.screenshot(&format!("{}-scope-refused", t.name));
+        browser.logout();
+
+        // Five wrong passwords lock the account; the right one is then refused too.
+        for i in 1..=5 {
+            browser.login(&site, "locky", "Wrong-passw0rd");
+            let text = browser.wait_text(&["用户名或密码错误", "已锁定"]);
+            assert_eq!(text.contains("已锁定"), i == 5, "{}: attempt {i}", t.name);
+        }
+        browser.login(&site, "locky", PW);
+        let text = browser.wait_text(&["已锁定", "退出"]);
+        assert!(
+            text.contains("已锁定"),
+            "{}: still locked with the right password",
+            t.name
+        );
+        browser.screenshot(&format!("{}-locked", t.name));
+        let out = yanglao(&t.url, &["audit", "list", "--actor", "locky"]);
+        assert!(out.contains("auth.locked"), "{}: the lockout is audited", t.name);
+        let out = yanglao(&t.url, &["audit", "verify"]);
+        assert!(out.contains("完整"), "{}: {out}", t.name);
     }
 }

@@ -1,0 +1,311 @@
+//! The JSON API of the service lists (issue #3 §7) and the list page's 服务标准 column, over HTTP
+//! (Router::oneshot), on SQLite and PostgreSQL: check (errors with item, line, column, what was
+//! expected), diff, export, import (xlsx → draft or errors), submit, publish (maker-checker, and a
+//! county list that narrows 高龄津贴 refused with the persons named).
+//! Seed 000 §二(一)2: "覆盖范围和标准不低于国家和自治区相关要求"; its item 5: "年龄在80周岁(含80周岁)
+//! 至99周岁的老年人,均可按规定每人每月领取100元高龄津贴".
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use chrono::{NaiveDate, Utc};
+use serde_json::Value as Json;
+use tower::ServiceExt;
+use yanglao_domain::catalogue::builtin;
+use yanglao_domain::DivisionCode;
+use yanglao_registry::import::{import_file, import_villages, ImportOptions};
+use yanglao_registry::sources::source;
+use yanglao_registry::synth::{generate, GenOptions};
+use yanglao_store::{divisions, testing, Db};
+use yanglao_web::{router, App};
+
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, day).expect("date")
+}
+
+fn load(db: &Db, dir: &std::path::Path) {
+    let cat = builtin::catalogue();
+    let m = generate(
+        &cat,
+        &GenOptions {
+            people: 1200,
+            seed: 5,
+            region: DivisionCode::parse("150400").expect("code"),
+            as_of: d(2025, 1, 31),
+            dirty: false,
+            out: dir.join("in"),
+        },
+    )
+    .expect("gen");
+    divisions::save_catalogue(db, &cat).expect("save");
+    yanglao_lists::service::install_builtin(db, Utc::now()).expect("lists");
+    let cat = divisions::load_catalogue(db).expect("load");
+    import_villages(db, &cat, &dir.join("in").join(&m.villages_file)).expect("villages");
+    let cat = divisions::load_catalogue(db).expect("load");
+    for f in &m.files {
+        let opts = ImportOptions {
+            source: source(&f.source).expect("source"),
+            today: d(2025, 1, 31),
+            now: Utc::now(),
+            archive_dir: None,
+            report_dir: None,
+            header_overrides: HashMap::new(),
+            fail_at: None,
+        };
+        import_file(db, &cat, &dir.join("in").join(&f.file), &opts, &mut |_, _| {}).expect("import");
+    }
+}
+
+/// An API token of a 政策 (policy) account: list editing and publishing (issue #6).
+const TOKEN: &str = "lists-api-test-token-0123456789abcdef";
+
+async fn call(app: &Arc<App>, method: &str, uri: &str, ctype: Option<&str>, body: Vec<u8>) -> (StatusCode, Vec<u8>) {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("authorization", format!("Bearer {TOKEN}"));
+    if let Some(c) = ctype {
+        req = req.header("content-type", c);
+    }
+    let res = router(app.clone())
+        .oneshot(req.body(Body::from(body)).expect("request"))
+        .await
+        .expect("response");
+    let status = res.status();
+    let bytes = axum::body::to_bytes(res.into_body(), 16 << 20).await.expect("body");
+    (status, bytes.to_vec())
+}
+
+fn json(bytes: &[u8]) -> Json {
+    serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(bytes)))
+}
+
+fn county(edit: &str, with: &str) -> String {
+    let text = yanglao_lists::content::BUILTIN[0]
+        .1
+        .replace(
+            "title = \"内蒙古自治区基本养老服务清单\"",
+            "title = \"红山区基本养老服务清单（测试）\"",
+        )
+        .replace("jurisdiction = \"150000\"", "jurisdiction = \"150402\"")
+        .replace("level = \"省级\"", "level = \"县级\"")
+        .replace("effective_from = \"2023-03-02\"", "effective_from = \"2024-07-01\"");
+    assert!(text.contains(edit), "{edit}");
+    text.replace(edit, with)
+}
+
+#[test]
+fn list_api_on_both_databases() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    for t in testing::all() {
+        let tmp = testing::TempDir::new("yanglao-web-lists");
+        load(&t.db, tmp.path());
+        yanglao_store::accounts::create_token(
+            &t.db,
+            &yanglao_security::token_digest(TOKEN),
+            "清单接口测试",
+            "policy",
+            "*",
+            "测试",
+            Utc::now(),
+        )
+        .expect("token");
+        let cat = divisions::load_catalogue(&t.db).expect("catalogue");
+        let mut app = App::new(t.db.clone(), cat);
+        app.today = Box::new(|| d(2025, 1, 31));
+        let app = Arc::new(app);
+        let call =
+            |m: &str, uri: &str, ctype: Option<&str>, body: Vec<u8>| rt.block_on(call(&app, m, uri, ctype, body));
+        let versions = yanglao_store::lists::versions(&t.db).expect("versions");
+        let im = versions.iter().find(|v| v.jurisdiction == "150000").expect("IM").id;
+        let hotan = versions.iter().find(|v| v.jurisdiction == "653200").expect("Hotan").id;
+
+        // check: a rule error names item, field, line, column and what was expected.
+        let bad = yanglao_lists::content::BUILTIN[0].1.replace(
+            "eligibility = \"低保 且 年龄 >= 70 且 年龄 <= 79\"",
+            "eligibility = \"低保 且 年龄 >= 70 且\"",
+        );
+        let (s, body) = call("POST", "/api/lists/check", Some("text/plain"), bad.into_bytes());
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{}", t.name);
+        let j = json(&body);
+        let e = &j["errors"][0];
+        assert_eq!(e["seq"], 6);
+        assert_eq!(e["item"], "经济困难老年人养老服务补贴");
+        assert_eq!(e["field"], "资格规则");
+        assert_eq!(e["line"], 1);
+        assert_eq!(e["column"], 16, "{e}: the end of “低保 且 年龄 >= 70 且”");
+        assert!(e["expected"].as_str().is_some_and(|x| x.starts_with("应为")), "{e}");
+        // A TOML error: line and column in the file.
+        let (s, body) = call(
+            "POST",
+            "/api/lists/check",
+            None,
+            "title = \"x\"\n\nlevel = = \"县级\"\n".as_bytes().to_vec(),
+        );
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        let j = json(&body);
+        assert_eq!(j["errors"][0]["line"], 3, "{j}");
+        assert_eq!(j["errors"][0]["column"], 9, "{j}");
+        // A good list, and against the registry with ?as_of.
+        let (s, body) = call(
+            "POST",
+            "/api/lists/check",
+            None,
+            yanglao_lists::content::BUILTIN[1].1.as_bytes().to_vec(),
+        );
+        assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+        assert_eq!(json(&body)["items"], 17);
+        let narrowed = county("eligibility = \"年龄 >= 80\"", "eligibility = \"年龄 >= 85\"");
+        let (s, body) = call(
+            "POST",
+            "/api/lists/check?as_of=2025-01-31",
+            None,
+            narrowed.clone().into_bytes(),
+        );
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{}", t.name);
+        let j = json(&body);
+        let short = j["dominance"]["simulation"]["shortfalls"]
+            .as_array()
+            .expect("shortfalls");
+        assert!(!short.is_empty(), "{}: {j}", t.name);
+        assert!(short
+            .iter()
+            .all(|s| s["item_code"] == "gaoling-jintie" && s["lack"] == "NotEntitled"));
+        assert!(short
+            .iter()
+            .all(|s| s["id_number"].as_str().is_some_and(|i| i.starts_with("150402********"))));
+
+        // export, and the same workbook imported as a draft.
+        let (s, xlsx) = call("GET", &format!("/api/lists/{im}/export.xlsx"), None, Vec::new());
+        assert_eq!(s, StatusCode::OK);
+        assert!(xlsx.starts_with(b"PK"), "a zip (xlsx)");
+        let (s, _) = call(
+            "POST",
+            "/api/lists/import?author=王科员",
+            Some("text/plain"),
+            xlsx.clone(),
+        );
+        assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE, "only an xlsx body");
+        let (s, body) = call("POST", "/api/lists/import?author=王科员", Some(XLSX), xlsx);
+        assert_eq!(s, StatusCode::CREATED, "{}", String::from_utf8_lossy(&body));
+        let copy = json(&body)["id"].as_i64().expect("id");
+        // A workbook with a rule error: refused with the item and position.
+        let mut broken = yanglao_lists::content::load(yanglao_lists::content::BUILTIN[0].1).expect("IM");
+        broken.items[4].eligibility = Some("年龄 >=".into());
+        let bytes = yanglao_lists::xlsx::export(&broken).expect("export");
+        let (s, body) = call("POST", "/api/lists/import?author=王科员", Some(XLSX), bytes);
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        let j = json(&body);
+        assert_eq!(j["errors"][0]["item"], "高龄津贴", "{j}");
+        assert_eq!(j["errors"][0]["line"], 1, "{j}");
+
+        // diff
+        let (s, body) = call("GET", &format!("/api/lists/diff?a={im}&b={copy}"), None, Vec::new());
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(
+            json(&body)["changes"].as_array().map(Vec::len),
+            Some(0),
+            "the same list"
+        );
+
+        // submit and publish: maker-checker, and the dominance check.
+        let by =
+            |name: &str| serde_json::to_vec(&serde_json::json!({ "by": name, "as_of": "2025-01-31" })).expect("json");
+        let id = yanglao_lists::service::save_draft(&t.db, &narrowed, "王科员", Utc::now()).expect("draft");
+        let (s, body) = call(
+            "POST",
+            &format!("/api/lists/{id}/publish"),
+            Some("application/json"),
+            by("赵处长"),
+        );
+        assert_eq!(
+            s,
+            StatusCode::CONFLICT,
+            "a draft is not published: {}",
+            String::from_utf8_lossy(&body)
+        );
+        let (s, _) = call(
+            "POST",
+            &format!("/api/lists/{id}/submit"),
+            Some("text/plain"),
+            by("王科员"),
+        );
+        assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE, "JSON only");
+        let (s, _) = call(
+            "POST",
+            &format!("/api/lists/{id}/submit"),
+            Some("application/json"),
+            by("王科员"),
+        );
+        assert_eq!(s, StatusCode::OK);
+        let (s, body) = call(
+            "POST",
+            &format!("/api/lists/{id}/publish"),
+            Some("application/json"),
+            by("王科员"),
+        );
+        assert_eq!(s, StatusCode::CONFLICT);
+        assert!(json(&body)["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("发布人不能是起草人")));
+        let (s, body) = call(
+            "POST",
+            &format!("/api/lists/{id}/publish"),
+            Some("application/json"),
+            by("赵处长"),
+        );
+        assert_eq!(s, StatusCode::CONFLICT, "{}", t.name);
+        let j = json(&body);
+        assert_eq!(j["ok"], false);
+        let named = j["dominance"]["simulation"]["shortfalls"].as_array().expect("named");
+        assert_eq!(named.len(), short.len(), "{}: the same persons as the check", t.name);
+        assert!(named.iter().all(|s| s["name"].as_str().is_some_and(|n| !n.is_empty())));
+        assert_eq!(
+            yanglao_store::lists::version(&t.db, id)
+                .expect("q")
+                .expect("row")
+                .status,
+            "under_review"
+        );
+        let good = county("value = \"100元\"", "value = \"120元\"");
+        let id = yanglao_lists::service::save_draft(&t.db, &good, "王科员", Utc::now()).expect("draft");
+        let (s, _) = call(
+            "POST",
+            &format!("/api/lists/{id}/submit"),
+            Some("application/json"),
+            by("王科员"),
+        );
+        assert_eq!(s, StatusCode::OK);
+        let (s, body) = call(
+            "POST",
+            &format!("/api/lists/{id}/publish"),
+            Some("application/json"),
+            by("赵处长"),
+        );
+        assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+        assert_eq!(json(&body)["status"], "published");
+
+        // The public page shows Hotan's 服务标准 in its own column, like seed 004's table
+        // ("服务类型 服务标准 支出责任"); Inner Mongolia's table has 服务内容及标准 (seed 000).
+        let (s, page) = call("GET", &format!("/lists/{hotan}"), None, Vec::new());
+        assert_eq!(s, StatusCode::OK);
+        let page = String::from_utf8_lossy(&page);
+        assert!(
+            page.contains("<th scope=\"col\">服务类型</th><th scope=\"col\">服务标准</th>")
+                && page.contains("按照《80周岁以上老年人基本生活津贴制度》执行。"),
+            "{}",
+            t.name
+        );
+        let (_, page) = call("GET", &format!("/lists/{im}"), None, Vec::new());
+        let page = String::from_utf8_lossy(&page);
+        assert!(page.contains("服务内容及标准") && !page.contains("<th scope=\"col\">服务标准</th>"));
+    }
+}
