@@ -3,7 +3,9 @@
 //! the same snapshot with the batch engine; every (person, item) where the lower list gives less is
 //! named: the upper list entitles and the lower one does not (or lacks the item, or cannot decide),
 //! or the lower amount is smaller. Only people the lower list is responsible for are compared:
-//! alive and placed in the lower jurisdiction by the upper item's basis (户籍 or 常住地).
+//! alive and placed in the lower jurisdiction by the upper item's basis (户籍 or 常住地). Where the
+//! upper list itself cannot decide (a local parameter not set) or leaves an item to a case worker,
+//! there is nothing to compare against and the person is not named.
 //!
 //! The structural check (`yanglao_lists::dominance::structural`) runs beside it: it catches a
 //! missing item even where no person in the registry is affected yet, and the simulation catches
@@ -17,7 +19,7 @@ use arrow_array::BooleanArray;
 use arrow_buffer::BooleanBuffer;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
-use yanglao_domain::{Catalogue, DivisionCode, IdNumber};
+use yanglao_domain::{Catalogue, IdNumber};
 use yanglao_lists::dominance::{structural, Finding};
 use yanglao_lists::model::{ListVersion, Period};
 use yanglao_lists::service::ServiceError;
@@ -430,11 +432,4 @@ pub fn publish(
         Ok(())
     })?;
     report.ok_or(PublishError::Service(ServiceError::NotFound))
-}
-
-/// A division code's lower jurisdiction, for messages.
-pub fn jurisdiction_name(catalogue: &Catalogue, code: &str, date: NaiveDate) -> String {
-    DivisionCode::parse(code)
-        .map(|c| catalogue.path_name(c, date))
-        .unwrap_or_else(|_| code.to_string())
 }

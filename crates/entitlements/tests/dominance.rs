@@ -229,6 +229,30 @@ fn a_county_list_that_narrows_or_lowers_is_refused_with_persons_named() {
             gl[0]
         );
 
+        // Paid yearly instead of monthly: compared per year. 1,300元 a year is more than 100元 a
+        // month (1,200元); 1,100元 a year is less, although the structural check, which compares
+        // the parameter's value alone, lets both pass.
+        let yearly = |per_year: &str| {
+            county_text(|t| {
+                t.replace(
+                    "amount = \"如果 年龄 >= 100 则 【百岁老人高龄津贴】 否则 【高龄津贴】\"\nperiod = \"月\"",
+                    "amount = \"如果 年龄 >= 100 则 【百岁老人高龄津贴】 否则 【高龄津贴】\"\nperiod = \"年\"",
+                )
+                .replace("value = \"100元\"", &format!("value = \"{per_year}\""))
+                .replace("value = \"600元\"", "value = \"7200元\"")
+            })
+        };
+        assert_ne!(yearly("1300元"), county_text(|t| t));
+        let c = dominance::check(db, &cat, &applied(&yearly("1300元")), as_of()).expect("check");
+        assert!(c.passed(), "{}: {:?}", t.name, c.summary(3));
+        let c = dominance::check(db, &cat, &applied(&yearly("1100元")), as_of()).expect("check");
+        assert!(c.structural.is_empty(), "{}", t.name);
+        assert!(!c.simulation.shortfalls.is_empty(), "{}", t.name);
+        assert!(c.simulation.shortfalls.iter().all(|s| s.lack == Lack::LowerAmount
+            && s.lower_amount_fen == Some(110_000)
+            && s.lower_period == Some("年")
+            && s.upper_period == Some("月")));
+
         // Publication: the narrowed draft is refused at publication with the persons named and
         // stays under review; the faithful copy is published, by someone other than the author.
         let id = yanglao_lists::service::save_draft(db, &narrowed, "王科员", Utc::now()).expect("draft");

@@ -1,8 +1,9 @@
 //! A lower-level list may add items, raise standards and widen eligibility, never drop or lower
 //! them (000 §二(一)2: "清单应当包含但不限于国家和自治区基本养老服务清单中的服务项目，且覆盖范围和标准
 //! 不低于国家和自治区相关要求"). This is the structural check: every upper item is present (by its
-//! stable code) and no parameter value of the upper list is set lower. Whether any person would
-//! get less is the simulation over the registry, which needs the entitlement engine (issue #4).
+//! stable code) and no parameter value of the upper list is set lower (on the same period). Whether
+//! any person would get less is the simulation over the registry, in
+//! `yanglao_entitlements::dominance`, which also gates publication.
 
 use serde::Serialize;
 use yanglao_domain::Fen;
@@ -52,6 +53,21 @@ pub fn structural(upper: &ListVersion, lower: &ListVersion) -> Vec<Finding> {
         let Some(lp) = lower.params.iter().find(|p| p.name == up.name) else {
             continue;
         };
+        // A value is comparable only per the same period: 1,300元 a year is not "lower" than
+        // 100元 a month. Where an item reading the parameter changed its period, the simulation
+        // compares yearly amounts person by person.
+        let mark = format!("【{}】", up.name);
+        let period_changed = upper.items.iter().any(|u| {
+            u.amount.as_deref().is_some_and(|a| a.contains(&mark))
+                && lower
+                    .items
+                    .iter()
+                    .find(|l| l.code == u.code)
+                    .is_some_and(|l| l.period != u.period)
+        });
+        if period_changed {
+            continue;
+        }
         let (Some(uv), Some(lv)) = (up.value.as_deref(), lp.value.as_deref()) else {
             continue;
         };
@@ -115,5 +131,30 @@ mod tests {
         let f = structural(&im, &dropped);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].to_string(), "缺少上级清单的服务项目“老年人意外伤害保险”");
+    }
+
+    #[test]
+    fn a_value_paid_over_another_period_is_left_to_the_simulation() {
+        // Item 19 "保险费为15元/人/年": 2元 a month (24元 a year) is not lower than 15元 a year.
+        let im = load(BUILTIN[0].1).expect("IM");
+        let monthly = county_from_im(|t| {
+            t.replace(
+                "amount = \"【老年人意外伤害保险保费】\"\nperiod = \"年\"",
+                "amount = \"【老年人意外伤害保险保费】\"\nperiod = \"月\"",
+            )
+            .replace("value = \"15元\"", "value = \"2元\"")
+        });
+        assert_eq!(
+            monthly
+                .items
+                .iter()
+                .find(|i| i.code == "yiwai-shanghai-baoxian")
+                .and_then(|i| i.period),
+            Some(crate::model::Period::Month)
+        );
+        assert!(structural(&im, &monthly).is_empty());
+        // The same value on the same period is lower.
+        let lowered = county_from_im(|t| t.replace("value = \"15元\"", "value = \"2元\""));
+        assert_eq!(structural(&im, &lowered).len(), 1);
     }
 }

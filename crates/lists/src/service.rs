@@ -54,6 +54,10 @@ fn sha256(text: &str) -> String {
 /// error (item, field, position).
 pub fn save_draft(db: &Db, text: &str, author: &str, now: DateTime<Utc>) -> Result<i64, ServiceError> {
     let v: ListVersion = load(text).map_err(ServiceError::Invalid)?;
+    if v.is_national() {
+        // National rows enter only from a named document (文号 and date): see `load_national`.
+        crate::content::load_national(text).map_err(ServiceError::Invalid)?;
+    }
     let new = NewVersion {
         jurisdiction: v.jurisdiction.short(),
         level: v.level.label().to_string(),

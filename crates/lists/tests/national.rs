@@ -91,3 +91,13 @@ fn a_provincial_list_is_checked_against_a_national_one() {
         }]
     );
 }
+
+#[test]
+fn a_national_draft_without_its_document_is_not_saved() {
+    for t in yanglao_store::testing::all() {
+        let no_doc = FIXTURE.replace("doc_no = \"测试〔0000〕0号\"\n", "");
+        let e = yanglao_lists::service::save_draft(&t.db, &no_doc, "测试", chrono::Utc::now()).expect_err("refused");
+        assert!(e.to_string().contains("文号"), "{}: {e}", t.name);
+        yanglao_lists::service::save_draft(&t.db, FIXTURE, "测试", chrono::Utc::now()).expect("saved");
+    }
+}

@@ -379,7 +379,8 @@ pub fn person_in_scope(db: &Db, person_id: i64, scope: &Scope) -> Result<bool> {
         return Ok(true);
     }
     let mut params = vec![Value::Int(person_id)];
-    let cond = scope.condition("value", &mut params);
+    // `|| ''`: use the person's own facts, not a scan of the division index (see registry::person_in).
+    let cond = scope.condition("(value || '')", &mut params);
     Ok(db
         .query_one(
             &format!("SELECT 1 FROM fact WHERE person_id = $1 AND kind IN ('hukou', 'residence') AND {cond} LIMIT 1"),

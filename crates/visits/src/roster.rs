@@ -191,7 +191,17 @@ pub fn list_item_people(db: &Db, as_of: NaiveDate) -> Result<HashSet<i64>> {
 const KINDS: &str =
     "'hukou', 'residence', 'death', 'living', 'disability', 'family_planning_special', 'capability_level', 'tekun'";
 
-/// The visit list on `as_of`, within `scope` if given (a division; structural prefix).
+/// Whom to read.
+#[derive(Debug, Clone, Copy)]
+pub enum Who<'a> {
+    /// Everyone placed in this division on the date (following recorded moves).
+    Within(DivisionCode),
+    /// These people only (a visitor's list).
+    People(&'a [i64]),
+    Everyone,
+}
+
+/// The visit list on `as_of`, within `scope` if given.
 pub fn roster(
     db: &Db,
     cat: &Catalogue,
@@ -199,9 +209,20 @@ pub fn roster(
     as_of: NaiveDate,
     scope: Option<DivisionCode>,
 ) -> Result<Roster> {
+    roster_of(db, cat, params, as_of, scope.map_or(Who::Everyone, Who::Within))
+}
+
+/// The visit list on `as_of` for `who`: one person-ordered scan of the facts valid on the date
+/// (per chunk of 500 ids for a list of people). For a division, only people whose 户籍 or 常住地
+/// on the date lies in the division's code prefixes are read (the `(kind, value)` index); the
+/// exact placement (常住地 before 户籍, moves) is then checked per person.
+pub fn roster_of(db: &Db, cat: &Catalogue, params: &Params, as_of: NaiveDate, who: Who) -> Result<Roster> {
     let listed = list_item_people(db, as_of)?;
     let mut members = Vec::new();
-    let mut current: Option<PersonFacts> = None;
+    let scope = match who {
+        Who::Within(d) => Some(d),
+        _ => None,
+    };
     let finish = |p: PersonFacts, members: &mut Vec<Member>| {
         let Some(division) = p.residence() else {
             return;
@@ -225,15 +246,50 @@ pub fn roster(
             });
         }
     };
-    db.scan(
-        &format!(
-            "SELECT p.id, p.birth_date, p.sex, f.kind, f.value, f.valid_from, f.batch_id
-             FROM person p JOIN fact f ON f.person_id = p.id
-             WHERE f.valid_from <= $1 AND (f.valid_to IS NULL OR f.valid_to > $1) AND f.kind IN ({KINDS})
-             ORDER BY p.id"
-        ),
-        &[Value::Date(as_of)],
-        |r| {
+    let base = format!(
+        "SELECT p.id, p.birth_date, p.sex, f.kind, f.value, f.valid_from, f.batch_id
+         FROM person p JOIN fact f ON f.person_id = p.id
+         WHERE f.valid_from <= $1 AND (f.valid_to IS NULL OR f.valid_to > $1) AND f.kind IN ({KINDS})"
+    );
+    let mut queries: Vec<(String, Vec<Value>)> = Vec::new();
+    match who {
+        Who::Everyone => queries.push((format!("{base} ORDER BY p.id"), vec![Value::Date(as_of)])),
+        Who::People(ids) => {
+            for chunk in ids.chunks(500) {
+                let list = chunk.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+                queries.push((
+                    format!("{base} AND p.id IN ({list}) ORDER BY p.id"),
+                    vec![Value::Date(as_of)],
+                ));
+            }
+        }
+        Who::Within(d) => {
+            let cs = cat.scope_on(d, as_of);
+            let mut params = vec![Value::Date(as_of)];
+            let mut ors = Vec::new();
+            for prefix in &cs.include {
+                params.push(Value::text(prefix.clone()));
+                params.push(Value::text(format!("{prefix}:")));
+                ors.push(format!(
+                    "(g.value >= ${} AND g.value < ${})",
+                    params.len() - 1,
+                    params.len()
+                ));
+            }
+            queries.push((
+                format!(
+                    "{base} AND p.id IN (SELECT g.person_id FROM fact g WHERE g.kind IN ('hukou', 'residence')
+                       AND g.valid_from <= $1 AND (g.valid_to IS NULL OR g.valid_to > $1) AND ({}))
+                     ORDER BY p.id",
+                    ors.join(" OR ")
+                ),
+                params,
+            ));
+        }
+    }
+    for (sql, params) in queries {
+        let mut current: Option<PersonFacts> = None;
+        db.scan(&sql, &params, |r| {
             let id = r.int(0)?;
             if current.as_ref().map(|p| p.person_id) != Some(id) {
                 if let Some(p) = current.take() {
@@ -252,10 +308,10 @@ pub fn roster(
                 );
             }
             Ok(())
-        },
-    )?;
-    if let Some(p) = current.take() {
-        finish(p, &mut members);
+        })?;
+        if let Some(p) = current.take() {
+            finish(p, &mut members);
+        }
     }
     Ok(Roster { as_of, members })
 }

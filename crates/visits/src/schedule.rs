@@ -11,7 +11,7 @@ use yanglao_domain::{Catalogue, DivisionCode};
 use yanglao_store::visits::{self as store, CampaignRow};
 use yanglao_store::Db;
 
-use crate::roster::{roster, Member, Params};
+use crate::roster::{roster, roster_of, Member, Params, Who};
 use crate::{Result, Tier, EFFECTIVE_MODES};
 
 /// The interval parameter of a tier (days between effective visits).
@@ -94,9 +94,29 @@ pub fn due_list(
     visitor: Option<i64>,
 ) -> Result<Vec<DueEntry>> {
     let params = Params::load(db)?;
-    let list = roster(db, cat, &params, today, scope)?;
-    let last = store::last_visits(db, &EFFECTIVE_MODES, today)?;
     let assigned = store::assignments_on(db, today)?;
+    // A visitor's list reads only the people assigned to them.
+    let theirs: Vec<i64> = match visitor {
+        Some(v) => assigned
+            .iter()
+            .filter(|(_, vs)| vs.contains(&v))
+            .map(|(p, _)| *p)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+        None => Vec::new(),
+    };
+    let list = match (visitor, scope) {
+        (Some(_), _) => {
+            let mut l = roster_of(db, cat, &params, today, Who::People(&theirs))?;
+            if let Some(s) = scope {
+                l.members.retain(|m| cat.is_within_on(m.division, s, today));
+            }
+            l
+        }
+        (None, s) => roster(db, cat, &params, today, s)?,
+    };
+    let last = store::last_visits(db, &EFFECTIVE_MODES, today)?;
     let campaigns = store::campaigns_overlapping(db, today, today)?;
     // Effective visits since each running campaign began, to tell who still needs the extra one.
     let mut since: HashMap<i64, HashMap<i64, i64>> = HashMap::new();

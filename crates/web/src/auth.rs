@@ -213,7 +213,7 @@ fn principal_from_user(
 }
 
 enum Auth {
-    Ok(Principal),
+    Ok(Box<Principal>),
     None,
     Expired,
 }
@@ -233,7 +233,7 @@ fn authenticate_blocking(app: &App, headers: &HeaderMap, ip: &str, now: DateTime
         let roles = parse_roles(&t.roles).map_err(AppError::Internal)?;
         let (scope, scope_label) =
             resolve_scope(&app.catalogue, &t.scope, (app.today)()).map_err(AppError::Internal)?;
-        return Ok(Auth::Ok(Principal {
+        return Ok(Auth::Ok(Box::new(Principal {
             name: format!("token:{}", t.name),
             display: t.name,
             roles,
@@ -242,7 +242,7 @@ fn authenticate_blocking(app: &App, headers: &HeaderMap, ip: &str, now: DateTime
             scope,
             ip: ip.to_string(),
             session: None,
-        }));
+        })));
     }
     let Some(token) = cookie(headers, SESSION_COOKIE).filter(|t| t.len() == 64) else {
         return Ok(Auth::None);
@@ -262,7 +262,7 @@ fn authenticate_blocking(app: &App, headers: &HeaderMap, ip: &str, now: DateTime
     if now - s.last_seen > Duration::seconds(60) {
         accounts::touch_session(&app.db, &hash, now)?;
     }
-    principal_from_user(app, &s.user, ip, Some(hash)).map(Auth::Ok)
+    principal_from_user(app, &s.user, ip, Some(hash)).map(|p| Auth::Ok(Box::new(p)))
 }
 
 /// Signs the request's principal in (or refuses), checks the route's permission, and audits
@@ -276,7 +276,7 @@ pub async fn gate(State(app): State<Arc<App>>, mut req: Request, next: Next) -> 
     let ip2 = ip.clone();
     let auth = crate::blocking(move || authenticate_blocking(&app2, &headers, &ip2, Utc::now())).await;
     let principal = match auth {
-        Ok(Auth::Ok(p)) => Some(p),
+        Ok(Auth::Ok(p)) => Some(*p),
         Ok(Auth::None) => None,
         Ok(Auth::Expired) => {
             if !public(&method, &path) {
@@ -329,13 +329,16 @@ fn login_redirect(path: &str, expired: bool) -> Response {
 
 /// The audit log writer: entries from all requests are appended in batches by one thread (one
 /// transaction per batch), and each request waits until its entry is committed.
+/// An entry and where to say it was committed (or why not).
+type AuditJob = (AuditEntry, tokio::sync::oneshot::Sender<Result<(), String>>);
+
 pub struct AuditSink {
-    tx: std::sync::Mutex<mpsc::Sender<(AuditEntry, tokio::sync::oneshot::Sender<Result<(), String>>)>>,
+    tx: std::sync::Mutex<mpsc::Sender<AuditJob>>,
 }
 
 impl AuditSink {
     pub fn start(db: Db) -> AuditSink {
-        let (tx, rx) = mpsc::channel::<(AuditEntry, tokio::sync::oneshot::Sender<Result<(), String>>)>();
+        let (tx, rx) = mpsc::channel::<AuditJob>();
         std::thread::Builder::new()
             .name("audit-writer".into())
             .spawn(move || {

@@ -40,6 +40,8 @@ pub struct App {
     pub audit: auth::AuditSink,
     /// The SM4 key for contact details, from the environment; without it they are not shown.
     pub field_key: Option<yanglao_security::fields::FieldKey>,
+    /// Where uploaded department files are kept (by SHA-256), as `yanglao --files` does.
+    pub files_dir: Option<std::path::PathBuf>,
 }
 
 impl App {
@@ -50,6 +52,7 @@ impl App {
             catalogue,
             today: Box::new(china_today),
             field_key: None,
+            files_dir: None,
         }
     }
 }
@@ -79,7 +82,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/persons/{id}/reveal", axum::routing::post(person_reveal))
         .route("/persons/{id}/contact", axum::routing::post(person_contact_save))
         .route("/persons/export.xlsx", get(persons_export))
-        .route("/imports", get(imports))
+        .route("/imports", get(imports).post(import_upload))
+        .route("/imports/{id}/issues.xlsx", get(import_issues_xlsx))
         .route("/imports/{id}", get(import_batch))
         .route("/sources", get(sources))
         .route("/divisions", get(divisions))
@@ -164,6 +168,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/visits/rate.xlsx", get(visits::rate_export))
         .route("/visits/overdue", get(visits::overdue))
         .route("/visits/overdue.xlsx", get(visits::overdue_export))
+        .route("/visits/campaigns", axum::routing::post(visits::create_campaign))
         .route("/visits/mine", get(visits::mine))
         .route("/visits/record", get(visits::record_form).post(visits::record))
         .route("/visits/followups", get(visits::followups))
@@ -855,15 +860,159 @@ fn render_person(
 struct ImportsPage {
     nav: &'static str,
     batch_rows: Vec<BatchRow>,
+    can_upload: bool,
+    csrf: String,
+    sources: Vec<(&'static str, String)>,
 }
 
-async fn imports(State(app): State<Arc<App>>) -> Result<Response> {
-    blocking(move || {
+async fn imports(
+    State(app): State<Arc<App>>,
+    user: auth::Principal,
+    headers: axum::http::HeaderMap,
+) -> Result<Response> {
+    let token = csrf::Csrf::for_page(&headers)?;
+    let csrf_value = token.token.clone();
+    let res = blocking(move || {
         let b = registry::batches(&app.db, 500)?;
         page(ImportsPage {
             nav: "imports",
             batch_rows: b.iter().map(batch_row).collect(),
+            can_upload: user.can(yanglao_security::Permission::ImportData),
+            csrf: csrf_value,
+            sources: SOURCES
+                .iter()
+                .map(|s| (s.code, format!("{}（{}）", s.title, s.department.label())))
+                .collect(),
         })
+    })
+    .await?;
+    Ok(token.apply(res))
+}
+
+#[derive(Deserialize)]
+struct UploadQuery {
+    csrf: String,
+}
+
+/// A department file uploaded from the console: imported exactly like `yanglao import FILE
+/// --source …` (whole file or nothing), then the batch's page with its row-by-row report.
+async fn import_upload(
+    State(app): State<Arc<App>>,
+    user: auth::Principal,
+    headers: axum::http::HeaderMap,
+    Query(q): Query<UploadQuery>,
+    mut form: axum::extract::Multipart,
+) -> Result<Response> {
+    // The token rides in the URL: a multipart body is read only after the check.
+    csrf::verify(&headers, &q.csrf)?;
+    let mut source_code = None;
+    let mut file: Option<(String, Vec<u8>)> = None;
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| AppError::BadRequest(format!("上传内容无法读取：{e}")))?
+    {
+        match field.name() {
+            Some("source") => source_code = Some(field.text().await.map_err(|e| AppError::BadRequest(e.to_string()))?),
+            Some("file") => {
+                let name = field.file_name().unwrap_or("upload.csv").to_string();
+                let bytes = field
+                    .bytes()
+                    .await
+                    .map_err(|e| AppError::BadRequest(format!("文件过大或上传中断：{e}")))?;
+                file = Some((name, bytes.to_vec()));
+            }
+            _ => {}
+        }
+    }
+    let src = source_code
+        .as_deref()
+        .and_then(source)
+        .ok_or_else(|| AppError::BadRequest("请选择数据来源。".into()))?;
+    let (name, bytes) = file.ok_or_else(|| AppError::BadRequest("请选择要导入的文件。".into()))?;
+    if bytes.is_empty() {
+        return Err(AppError::BadRequest("文件是空的。".into()));
+    }
+    // Only the base name, and only characters that are safe in a path.
+    let safe: String = std::path::Path::new(&name)
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !matches!(c, '/' | '\\' | '\0'))
+        .take(120)
+        .collect();
+    let safe = if safe.is_empty() {
+        "upload.csv".to_string()
+    } else {
+        safe
+    };
+    let detail = format!("{}：{}（{} 字节）", src.title, safe, bytes.len());
+    blocking(move || {
+        let dir = yanglao_store::testing::TempDir::new("yanglao-upload");
+        let path = dir.path().join(&safe);
+        std::fs::write(&path, &bytes).map_err(|e| AppError::Internal(e.to_string()))?;
+        let opts = yanglao_registry::import::ImportOptions {
+            source: src,
+            today: (app.today)(),
+            now: chrono::Utc::now(),
+            archive_dir: app.files_dir.clone(),
+            report_dir: None,
+            header_overrides: Default::default(),
+            fail_at: None,
+        };
+        let outcome = yanglao_registry::import::import_file(&app.db, &app.catalogue, &path, &opts, &mut |_, _| {})
+            .map_err(|e| AppError::BadRequest(format!("导入失败，未做任何改动：{e}")))?;
+        let batch = match outcome {
+            yanglao_registry::import::ImportOutcome::Applied { batch, .. } => batch,
+            yanglao_registry::import::ImportOutcome::AlreadyImported(b) => b,
+        };
+        app.audit
+            .record_blocking(&user, "import.upload", &format!("batch:{}", batch.id), &detail)?;
+        Ok(axum::response::Redirect::to(&format!("/imports/{}", batch.id)).into_response())
+    })
+    .await
+}
+
+/// A batch's problem rows as a workbook: row number, column, value and reason.
+async fn import_issues_xlsx(State(app): State<Arc<App>>, Path(id): Path<i64>) -> Result<Response> {
+    blocking(move || {
+        let b = registry::batch(&app.db, id)?.ok_or_else(|| AppError::NotFound("没有这个批次。".into()))?;
+        let issues = registry::batch_issues(&app.db, id, 1_048_000, 0)?;
+        let bytes = (|| -> std::result::Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+            use rust_xlsxwriter::{Format, Workbook};
+            let mut wb = Workbook::new();
+            let bold = Format::new().set_bold();
+            let ws = wb.add_worksheet().set_name("问题行")?;
+            ws.write_string_with_format(0, 0, format!("批次 #{} {} 的问题行", b.id, b.file_name), &bold)?;
+            for (c, h) in ["行号", "级别", "列", "内容", "原因"].iter().enumerate() {
+                ws.write_string_with_format(1, c as u16, *h, &bold)?;
+            }
+            for (r, i) in issues.iter().enumerate() {
+                let r = r as u32 + 2;
+                ws.write_number(r, 0, i.row_no as f64)?;
+                ws.write_string(r, 1, i.severity.label())?;
+                ws.write_string(r, 2, &i.column)?;
+                ws.write_string(r, 3, &i.value)?;
+                ws.write_string(r, 4, &i.reason)?;
+            }
+            wb.save_to_buffer()
+        })()
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+        Ok((
+            [
+                (
+                    header::CONTENT_TYPE,
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
+                ),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"batch-{id}-issues.xlsx\""),
+                ),
+            ],
+            bytes,
+        )
+            .into_response())
     })
     .await
 }

@@ -19,7 +19,9 @@ use yanglao_lists::model::{ListVersion, Period, Status};
 use yanglao_lists::service::{advance, save_draft, status_of, ServiceError};
 use yanglao_store::lists as store;
 
+use crate::auth::Principal;
 use crate::{blocking, local_time, page, App, AppError, Result};
+use yanglao_security::Permission;
 
 fn parsed(row: &store::VersionRow) -> Result<ListVersion> {
     // Stored versions were checked when saved; a failure here is a defect, not user input.
@@ -151,7 +153,11 @@ fn item_lines(v: &ListVersion) -> Vec<ItemLine> {
         .collect()
 }
 
-pub async fn list(State(app): State<Arc<App>>, Path(id): Path<i64>, headers: axum::http::HeaderMap) -> Result<Response> {
+pub async fn list(
+    State(app): State<Arc<App>>,
+    Path(id): Path<i64>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response> {
     let token = crate::csrf::Csrf::for_page(&headers)?;
     let csrf_value = token.token.clone();
     let res = blocking(move || {
@@ -210,23 +216,21 @@ pub async fn list(State(app): State<Arc<App>>, Path(id): Path<i64>, headers: axu
 #[derive(Deserialize)]
 pub struct MoveForm {
     csrf: String,
-    /// Who acts (the signed-in user once the console has accounts).
-    by: String,
 }
 
 /// `POST /lists/{id}/submit` (form on the version's page): a draft goes to review.
 pub async fn submit_form(
     State(app): State<Arc<App>>,
+    user: Principal,
     Path(id): Path<i64>,
     headers: axum::http::HeaderMap,
     axum::Form(f): axum::Form<MoveForm>,
 ) -> Result<Response> {
     crate::csrf::verify(&headers, &f.csrf)?;
+    user.require(Permission::ListEdit)?;
     blocking(move || {
-        let by = f.by.trim();
-        if by.is_empty() {
-            return Err(AppError::BadRequest("请填写操作人。".into()));
-        }
+        // Who acts is the signed-in user: maker-checker compares accounts, not typed names.
+        let by = user.name.as_str();
         advance(&app.db, id, Status::UnderReview, by, chrono::Utc::now())
             .map_err(|e| AppError::BadRequest(e.to_string()))?;
         Ok(axum::response::Redirect::to(&format!("/lists/{id}")).into_response())
@@ -255,16 +259,15 @@ const SHOWN_PER_ITEM: usize = 200;
 /// items and persons, and the version stays under review.
 pub async fn publish_form(
     State(app): State<Arc<App>>,
+    user: Principal,
     Path(id): Path<i64>,
     headers: axum::http::HeaderMap,
     axum::Form(f): axum::Form<MoveForm>,
 ) -> Result<Response> {
     crate::csrf::verify(&headers, &f.csrf)?;
+    user.require(Permission::ListPublish)?;
     blocking(move || {
-        let by = f.by.trim();
-        if by.is_empty() {
-            return Err(AppError::BadRequest("请填写操作人。".into()));
-        }
+        let by = user.name.as_str();
         let today = (app.today)();
         match dominance::publish(&app.db, &app.catalogue, id, by, chrono::Utc::now(), today, None) {
             Ok(_) => Ok(axum::response::Redirect::to(&format!("/lists/{id}")).into_response()),
@@ -296,6 +299,7 @@ pub async fn publish_form(
                 *res.status_mut() = StatusCode::CONFLICT;
                 Ok(res)
             }
+            Err(PublishError::Run(e)) => Err(AppError::Internal(e.to_string())),
             Err(e) => Err(AppError::BadRequest(e.to_string())),
         }
     })
@@ -534,20 +538,14 @@ pub async fn api_diff(State(app): State<Arc<App>>, Query(q): Query<DiffQuery>) -
     .await
 }
 
-#[derive(Deserialize)]
-pub struct ImportQuery {
-    /// Who drafted it (the publisher must be someone else).
-    author: String,
-}
-
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
-/// `POST /api/lists/import?author=…` (body: the .xlsx, Content-Type
+/// `POST /api/lists/import` (body: the .xlsx, Content-Type
 /// application/vnd.openxmlformats-officedocument.spreadsheetml.sheet): a draft, or every bad
 /// cell with sheet, row and column.
 pub async fn api_import(
     State(app): State<Arc<App>>,
-    Query(q): Query<ImportQuery>,
+    user: Principal,
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response> {
@@ -561,9 +559,9 @@ pub async fn api_import(
             format!("请以 Content-Type: {XLSX} 上传 .xlsx 文件"),
         ));
     }
-    if q.author.trim().is_empty() {
-        return Ok(api_error(StatusCode::BAD_REQUEST, "须注明起草人（author）"));
-    }
+    user.require(Permission::ListEdit)?;
+    // The author is the caller (a signed-in user or an API token), whatever `author=` says.
+    let author = user.name.clone();
     blocking(move || {
         let v = match yanglao_lists::xlsx::import(&body) {
             Ok(v) => v,
@@ -577,7 +575,7 @@ pub async fn api_import(
             }
         };
         let text = yanglao_lists::xlsx::to_toml(&v).map_err(|e| AppError::Internal(e.to_string()))?;
-        match save_draft(&app.db, &text, q.author.trim(), chrono::Utc::now()) {
+        match save_draft(&app.db, &text, &author, chrono::Utc::now()) {
             Ok(id) => Ok((
                 StatusCode::CREATED,
                 Json(serde_json::json!({ "ok": true, "id": id, "title": v.title, "items": v.items.len() })),
@@ -607,8 +605,10 @@ fn service_error(e: ServiceError) -> Response {
 
 #[derive(Deserialize)]
 pub struct LifecycleBody {
-    /// Who acts (the logged-in user once the console has accounts).
-    by: String,
+    /// Ignored: who acts is the signed-in user or the API token (kept so older clients still post).
+    #[serde(default)]
+    #[allow(dead_code)]
+    by: Option<String>,
     /// Publication only: registry date of the dominance check (default: the effective date, or
     /// today if later).
     #[serde(default)]
@@ -618,15 +618,14 @@ pub struct LifecycleBody {
 /// `POST /api/lists/{id}/submit` (JSON `{"by": …}`): a draft goes to review.
 pub async fn api_submit(
     State(app): State<Arc<App>>,
+    user: Principal,
     Path(id): Path<i64>,
-    Json(b): Json<LifecycleBody>,
+    Json(_b): Json<LifecycleBody>,
 ) -> Result<Response> {
+    user.require(Permission::ListEdit)?;
     blocking(move || {
-        if b.by.trim().is_empty() {
-            return Ok(api_error(StatusCode::BAD_REQUEST, "须注明操作人（by）"));
-        }
         Ok(
-            match advance(&app.db, id, Status::UnderReview, b.by.trim(), chrono::Utc::now()) {
+            match advance(&app.db, id, Status::UnderReview, &user.name, chrono::Utc::now()) {
                 Ok(()) => Json(serde_json::json!({ "ok": true, "id": id, "status": "under_review" })).into_response(),
                 Err(e) => service_error(e),
             },
@@ -640,20 +639,19 @@ pub async fn api_submit(
 /// the structural findings and every (person, item) named.
 pub async fn api_publish(
     State(app): State<Arc<App>>,
+    user: Principal,
     Path(id): Path<i64>,
     Json(b): Json<LifecycleBody>,
 ) -> Result<Response> {
+    user.require(Permission::ListPublish)?;
     blocking(move || {
-        if b.by.trim().is_empty() {
-            return Ok(api_error(StatusCode::BAD_REQUEST, "须注明操作人（by）"));
-        }
         let today = (app.today)();
         Ok(
             match dominance::publish(
                 &app.db,
                 &app.catalogue,
                 id,
-                b.by.trim(),
+                &user.name,
                 chrono::Utc::now(),
                 today,
                 b.as_of,

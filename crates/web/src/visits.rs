@@ -333,6 +333,8 @@ fn due_lines(app: &App, user: &Principal, entries: Vec<DueEntry>, today: NaiveDa
 #[template(path = "visits_overdue.html")]
 struct OverduePage {
     nav: &'static str,
+    csrf: String,
+    campaigns: Vec<store::CampaignRow>,
     division: String,
     place: String,
     today: String,
@@ -357,13 +359,29 @@ fn overdue_rows(app: &App, user: &Principal, q: &DueQuery) -> Result<(DivisionCo
     Ok((div, due_lines(app, user, entries, today)?))
 }
 
-pub async fn overdue(State(app): State<Arc<App>>, user: Principal, Query(q): Query<DueQuery>) -> Result<Response> {
-    blocking(move || {
+pub async fn overdue(
+    State(app): State<Arc<App>>,
+    user: Principal,
+    headers: HeaderMap,
+    Query(q): Query<DueQuery>,
+) -> Result<Response> {
+    let token = Csrf::for_page(&headers)?;
+    let csrf_value = token.token.clone();
+    let res = blocking(move || {
         let (div, rows) = overdue_rows(&app, &user, &q)?;
         let total = rows.len();
         let today = (app.today)();
+        app.audit
+            .record_blocking(&user, "visits.overdue", &div.short(), &format!("{total} 人"))?;
+        // Campaigns running now or declared for the next two months, for this division or above/below it.
+        let campaigns = store::campaigns_overlapping(&app.db, today, today + Duration::days(62))?
+            .into_iter()
+            .filter(|c| DivisionCode::parse(&c.division).is_ok_and(|cd| div.is_within(cd) || cd.is_within(div)))
+            .collect();
         page(OverduePage {
             nav: "visits_overdue",
+            csrf: csrf_value,
+            campaigns,
             division: div.short(),
             place: app.catalogue.path_name(div, today),
             today: today.to_string(),
@@ -371,6 +389,60 @@ pub async fn overdue(State(app): State<Arc<App>>, user: Principal, Query(q): Que
             rows: rows.into_iter().take(MAX_ROWS).collect(),
             total,
         })
+    })
+    .await?;
+    Ok(token.apply(res))
+}
+
+#[derive(Deserialize)]
+pub struct CampaignForm {
+    #[serde(default)]
+    csrf: String,
+    division: String,
+    name: String,
+    reason: String,
+    from: String,
+    to: String,
+    tier_high: Option<String>,
+    tier_key: Option<String>,
+    tier_general: Option<String>,
+}
+
+/// A jurisdiction declares a campaign window (extreme weather, a festival).
+pub async fn create_campaign(
+    State(app): State<Arc<App>>,
+    user: Principal,
+    headers: HeaderMap,
+    Form(f): Form<CampaignForm>,
+) -> Result<Response> {
+    csrf::verify(&headers, &f.csrf)?;
+    user.require(Permission::VisitManage)?;
+    blocking(move || {
+        let div = DivisionCode::parse(f.division.trim()).map_err(|e| AppError::BadRequest(e.to_string()))?;
+        if !user.scope.contains(&div.full()) {
+            return Err(AppError::Forbidden("该区划不在您的管辖范围内。".into()));
+        }
+        let tiers: Vec<yanglao_visits::Tier> = [
+            (f.tier_high.is_some(), yanglao_visits::Tier::High),
+            (f.tier_key.is_some(), yanglao_visits::Tier::Key),
+            (f.tier_general.is_some(), yanglao_visits::Tier::General),
+        ]
+        .into_iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, t)| t)
+        .collect();
+        service::declare_campaign(
+            &app.db,
+            &div.short(),
+            &f.name,
+            f.reason.trim(),
+            date_field(&f.from, "开始日期")?,
+            date_field(&f.to, "结束日期")?,
+            &tiers,
+            &user.name,
+            Utc::now(),
+        )?;
+        Ok(Redirect::to(&format!("/visits/overdue?division={}&overdue=0", div.short())).into_response())
     })
     .await
 }
@@ -382,6 +454,12 @@ pub async fn overdue_export(
 ) -> Result<Response> {
     blocking(move || {
         let (div, rows) = overdue_rows(&app, &user, &q)?;
+        app.audit.record_blocking(
+            &user,
+            "visits.overdue.export",
+            &div.short(),
+            &format!("{} 人", rows.len()),
+        )?;
         let bytes = overdue_xlsx(&app.catalogue.path_name(div, (app.today)()), &rows)
             .map_err(|e| AppError::Internal(e.to_string()))?;
         Ok((
@@ -463,6 +541,8 @@ pub async fn api_due(State(app): State<Arc<App>>, user: Principal, Query(q): Que
                 })
             })
             .collect();
+        app.audit
+            .record_blocking(&user, "visits.due.api", &div.short(), &format!("{} 人", list.len()))?;
         Ok(Json(serde_json::json!({ "as_of": today, "division": div.short(), "due": list })).into_response())
     })
     .await
@@ -505,6 +585,8 @@ pub async fn mine(State(app): State<Arc<App>>, user: Principal, Query(q): Query<
         let (visitor, rows, later, visitors) = match q.visitor {
             Some(id) => {
                 let v = visitor_in_scope(&app, &user, id)?;
+                app.audit
+                    .record_blocking(&user, "visits.mine", &format!("visitor:{id}"), "")?;
                 let all = due_list(&app.db, &app.catalogue, today, None, Some(id))?;
                 let (week, rest): (Vec<_>, Vec<_>) = all.into_iter().partition(|e| e.due_on <= week_end);
                 (Some(v), due_lines(&app, &user, week, today)?, rest.len(), Vec::new())
@@ -581,6 +663,8 @@ pub async fn record_form(
     let res = blocking(move || {
         let visitor = visitor_in_scope(&app, &user, q.visitor)?;
         person_in_scope(&app, &user, q.person)?;
+        app.audit
+            .record_blocking(&user, "visits.record_form", &format!("person:{}", q.person), "")?;
         let p = yanglao_store::registry::person(&app.db, q.person)?
             .ok_or_else(|| AppError::NotFound("没有这位老年人。".into()))?;
         let history = store::visits_of_person(&app.db, q.person)?
@@ -771,6 +855,8 @@ pub async fn followups(
     let csrf_value = token.token.clone();
     let res = blocking(move || {
         let (div, status, rows) = followup_rows(&app, &user, &q)?;
+        app.audit
+            .record_blocking(&user, "visits.followups", &div.short(), &format!("{} 项", rows.len()))?;
         let today = (app.today)();
         page(FollowupsPage {
             nav: "visits_followups",
@@ -802,6 +888,12 @@ pub async fn api_followups(
 ) -> Result<Response> {
     blocking(move || {
         let (div, status, rows) = followup_rows(&app, &user, &q)?;
+        app.audit.record_blocking(
+            &user,
+            "visits.followups.api",
+            &div.short(),
+            &format!("{} 项", rows.len()),
+        )?;
         let rows: Vec<serde_json::Value> = rows
             .into_iter()
             .map(|f| {

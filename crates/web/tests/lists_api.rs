@@ -60,28 +60,58 @@ fn load(db: &Db, dir: &std::path::Path) {
     }
 }
 
-/// An API token of a 政策 (policy) account: list editing and publishing (issue #6).
+/// API tokens of two 政策 (policy) officers: list editing and publishing (issue #6). Who acts
+/// is the token's holder, so maker-checker needs two of them.
 const TOKEN: &str = "lists-api-test-token-0123456789abcdef";
+const TOKEN_ZHAO: &str = "lists-api-test-token-zhao-456789abcdef";
+const WANG: &str = "token:王科员";
+
+/// The token the next calls carry.
+static ACTING: std::sync::Mutex<&'static str> = std::sync::Mutex::new(TOKEN);
+
+fn act_as(name: &str) {
+    *ACTING.lock().expect("acting") = if name == "赵处长" { TOKEN_ZHAO } else { TOKEN };
+}
 
 async fn call(app: &Arc<App>, method: &str, uri: &str, ctype: Option<&str>, body: Vec<u8>) -> (StatusCode, Vec<u8>) {
+    let (s, b, _) = call_with(app, method, uri, ctype, None, body).await;
+    (s, b)
+}
+
+async fn call_with(
+    app: &Arc<App>,
+    method: &str,
+    uri: &str,
+    ctype: Option<&str>,
+    cookie: Option<&str>,
+    body: Vec<u8>,
+) -> (StatusCode, Vec<u8>, axum::http::HeaderMap) {
     let mut req = Request::builder()
         .method(method)
         .uri(uri)
-        .header("authorization", format!("Bearer {TOKEN}"));
+        .header("authorization", format!("Bearer {}", *ACTING.lock().expect("acting")));
     if let Some(c) = ctype {
         req = req.header("content-type", c);
+    }
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
     }
     let res = router(app.clone())
         .oneshot(req.body(Body::from(body)).expect("request"))
         .await
         .expect("response");
     let status = res.status();
+    let headers = res.headers().clone();
     let bytes = axum::body::to_bytes(res.into_body(), 16 << 20).await.expect("body");
-    (status, bytes.to_vec())
+    (status, bytes.to_vec(), headers)
 }
 
 fn json(bytes: &[u8]) -> Json {
     serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(bytes)))
+}
+
+fn by_url(s: &str) -> String {
+    s.bytes().map(|b| format!("%{b:02X}")).collect()
 }
 
 fn county(edit: &str, with: &str) -> String {
@@ -108,16 +138,19 @@ fn list_api_on_both_databases() {
     for t in testing::all() {
         let tmp = testing::TempDir::new("yanglao-web-lists");
         load(&t.db, tmp.path());
-        yanglao_store::accounts::create_token(
-            &t.db,
-            &yanglao_security::token_digest(TOKEN),
-            "清单接口测试",
-            "policy",
-            "*",
-            "测试",
-            Utc::now(),
-        )
-        .expect("token");
+        for (token, name) in [(TOKEN, "王科员"), (TOKEN_ZHAO, "赵处长")] {
+            yanglao_store::accounts::create_token(
+                &t.db,
+                &yanglao_security::token_digest(token),
+                name,
+                "policy",
+                "*",
+                "测试",
+                Utc::now(),
+            )
+            .expect("token");
+        }
+        act_as("王科员");
         let cat = divisions::load_catalogue(&t.db).expect("catalogue");
         let mut app = App::new(t.db.clone(), cat);
         app.today = Box::new(|| d(2025, 1, 31));
@@ -217,9 +250,12 @@ fn list_api_on_both_databases() {
         );
 
         // submit and publish: maker-checker, and the dominance check.
-        let by =
-            |name: &str| serde_json::to_vec(&serde_json::json!({ "by": name, "as_of": "2025-01-31" })).expect("json");
-        let id = yanglao_lists::service::save_draft(&t.db, &narrowed, "王科员", Utc::now()).expect("draft");
+        // The acting officer is the token's holder; `by` in the body is ignored.
+        let by = |name: &str| {
+            act_as(name);
+            serde_json::to_vec(&serde_json::json!({ "by": name, "as_of": "2025-01-31" })).expect("json")
+        };
+        let id = yanglao_lists::service::save_draft(&t.db, &narrowed, WANG, Utc::now()).expect("draft");
         let (s, body) = call(
             "POST",
             &format!("/api/lists/{id}/publish"),
@@ -276,7 +312,7 @@ fn list_api_on_both_databases() {
             "under_review"
         );
         let good = county("value = \"100元\"", "value = \"120元\"");
-        let id = yanglao_lists::service::save_draft(&t.db, &good, "王科员", Utc::now()).expect("draft");
+        let id = yanglao_lists::service::save_draft(&t.db, &good, WANG, Utc::now()).expect("draft");
         let (s, _) = call(
             "POST",
             &format!("/api/lists/{id}/submit"),
@@ -292,6 +328,55 @@ fn list_api_on_both_databases() {
         );
         assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
         assert_eq!(json(&body)["status"], "published");
+
+        // The same on the version's page: forms with the CSRF token; a refusal names the persons.
+        let id = yanglao_lists::service::save_draft(&t.db, &narrowed, WANG, Utc::now()).expect("draft");
+        let (s, page, headers) = rt.block_on(call_with(&app, "GET", &format!("/lists/{id}"), None, None, Vec::new()));
+        assert_eq!(s, StatusCode::OK);
+        let page = String::from_utf8_lossy(&page).to_string();
+        assert!(
+            page.contains("提交审核") && !page.contains("审核发布"),
+            "a draft offers submission"
+        );
+        let set_cookie = headers
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .expect("csrf cookie")
+            .to_string();
+        let pair = set_cookie.split(';').next().expect("pair").to_string();
+        let token = pair.split_once('=').expect("=").1.to_string();
+        let form = |by: &str, csrf: &str| {
+            act_as(by);
+            format!("csrf={csrf}&by={}", by_url(by)).into_bytes()
+        };
+        let post = |uri: String, body: Vec<u8>, cookie: Option<&str>| {
+            rt.block_on(call_with(
+                &app,
+                "POST",
+                &uri,
+                Some("application/x-www-form-urlencoded"),
+                cookie,
+                body,
+            ))
+        };
+        let (s, _, _) = post(format!("/lists/{id}/submit"), form("王科员", &token), None);
+        assert_eq!(s, StatusCode::FORBIDDEN, "no CSRF cookie, no submission");
+        let (s, _, _) = post(format!("/lists/{id}/submit"), form("王科员", &token), Some(&pair));
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        let (s, page, _) = post(format!("/lists/{id}/publish"), form("赵处长", &token), Some(&pair));
+        assert_eq!(s, StatusCode::CONFLICT, "{}", t.name);
+        let page = String::from_utf8_lossy(&page);
+        assert!(
+            page.contains("不予发布") && page.contains("“高龄津贴”：") && page.contains("150402********"),
+            "{page}"
+        );
+        assert_eq!(
+            yanglao_store::lists::version(&t.db, id)
+                .expect("q")
+                .expect("row")
+                .status,
+            "under_review"
+        );
 
         // The public page shows Hotan's 服务标准 in its own column, like seed 004's table
         // ("服务类型 服务标准 支出责任"); Inner Mongolia's table has 服务内容及标准 (seed 000).

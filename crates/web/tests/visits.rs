@@ -307,6 +307,29 @@ fn a_village_visitor_records_a_visit_and_the_referral_is_closed() {
         let js = c.get("/static/visits.js");
         assert!(js.body.contains("localStorage"), "{}", t.name);
 
+        // A festival campaign declared on the overdue page: 张秀兰 (高风险, visited 06-28, before
+        // the window) needs one more visit by its end, earlier than her weekly date 07-05.
+        let r = c.post(
+            "/visits/campaigns",
+            &[
+                ("division", "150402001"),
+                ("name", "端午节探访"),
+                ("reason", "传统节日"),
+                ("from", "2025-06-29"),
+                ("to", "2025-07-02"),
+                ("tier_high", "1"),
+            ],
+            true,
+        );
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", t.name, r.body);
+        let r = c.get("/visits/overdue?division=150402&overdue=0");
+        assert!(
+            r.body.contains("端午节探访（传统节日，2025-06-29 至 2025-07-02）"),
+            "{}: {}",
+            t.name,
+            r.body
+        );
+
         // Outside the user's scope: refused.
         let r = c.get("/visits?division=150102");
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", t.name);

@@ -46,6 +46,22 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1000)]
         explanations: usize,
     },
+    /// The person detail page under load with audit on (wrk against this process on localhost).
+    Web {
+        #[arg(long, default_value_t = 1_000_000)]
+        people: usize,
+        /// sqlite or postgres (the engine benchmark's registry, imported once and kept).
+        #[arg(long, default_value = "sqlite")]
+        target: String,
+        #[arg(long, default_value = "target/bench-data")]
+        data: PathBuf,
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        #[arg(long, default_value_t = 32)]
+        connections: u64,
+        #[arg(long, default_value_t = 2)]
+        threads: u64,
+    },
 }
 
 /// Peak resident memory of this process since the last reset, in bytes.
@@ -63,6 +79,24 @@ pub fn reset_peak_rss() {
 
 pub fn run(cmd: &BenchCommand, today: NaiveDate) -> Result<()> {
     match cmd {
+        BenchCommand::Web {
+            people,
+            target,
+            data,
+            seconds,
+            connections,
+            threads,
+        } => crate::bench_web::run(
+            &crate::bench_web::WebBench {
+                people: *people,
+                target,
+                data,
+                seconds: *seconds,
+                connections: *connections,
+                threads: *threads,
+            },
+            today,
+        ),
         BenchCommand::Engine {
             people,
             target,

@@ -62,7 +62,7 @@ fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
 }
 
-fn open_target(target: &str, people: usize, data: &Path) -> Result<Db> {
+pub(crate) fn open_target(target: &str, people: usize, data: &Path) -> Result<Db> {
     let url = match target {
         "sqlite" => data.join(format!("engine-{people}.db")).to_string_lossy().to_string(),
         "postgres" => {
@@ -85,7 +85,7 @@ fn open_target(target: &str, people: usize, data: &Path) -> Result<Db> {
     Ok(db)
 }
 
-fn prepare(db: &Db, people: usize, data: &Path, as_of: NaiveDate) -> Result<()> {
+pub(crate) fn prepare(db: &Db, people: usize, data: &Path, as_of: NaiveDate) -> Result<()> {
     if registry::counts(db)?.persons as usize == people {
         return Ok(());
     }

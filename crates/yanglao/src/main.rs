@@ -5,6 +5,7 @@ mod admin_cmd;
 mod assess_cmd;
 mod bench;
 mod bench_engine;
+mod bench_web;
 mod engine_cmd;
 mod list_cmd;
 mod visits_cmd;
@@ -107,7 +108,7 @@ enum Command {
         #[arg(long, default_value_t = 2025)]
         seed: u64,
     },
-    /// Service lists (基本养老服务清单): check a list file, or show the lists that ship.
+    /// Service lists (基本养老服务清单): check, show, export and import; submit, publish (checked against the lists above) and diff versions.
     List {
         #[command(subcommand)]
         what: ListCommand,
@@ -398,7 +399,7 @@ fn main() -> Result<()> {
         Command::Serve { addr } => {
             let db = open(&cli.db)?;
             init(&db)?;
-            serve(db, *addr)?;
+            serve(db, *addr, Some(files_dir(&cli)))?;
         }
         Command::Demo {
             people,
@@ -839,9 +840,10 @@ pub fn import_path(
     Ok(out)
 }
 
-fn serve(db: Db, addr: SocketAddr) -> Result<()> {
+fn serve(db: Db, addr: SocketAddr, files: Option<PathBuf>) -> Result<()> {
     let catalogue = divisions::load_catalogue(&db)?;
     let mut app = yanglao_web::App::new(db, catalogue);
+    app.files_dir = files;
     app.field_key = yanglao_security::fields::FieldKey::from_env()?;
     if app.field_key.is_none() {
         println!("未配置字段加密密钥（YANGLAO_FIELD_KEY 或 YANGLAO_FIELD_KEY_FILE）：联系方式不显示、不能登记。");
@@ -906,7 +908,7 @@ fn demo(people: usize, region: &str, dir: &Path, addr: SocketAddr, seed: u64, to
         s.visitors, s.visits
     );
     demo_accounts(&db, dir, region)?;
-    serve(db, addr)
+    serve(db, addr, Some(dir.join("yanglao-files")))
 }
 
 /// Demo accounts, one per role, with fresh random passwords printed once; a field key in the

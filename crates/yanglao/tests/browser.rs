@@ -432,6 +432,23 @@ fn data_officer_imports_searches_and_reads_error_report_in_chromium() {
             ],
         );
 
+        yanglao(
+            &t.url,
+            &[
+                "user",
+                "add",
+                "policy2",
+                "--name",
+                "政策审核员",
+                "--roles",
+                "policy",
+                "--scope",
+                "653200",
+                "--password",
+                PW,
+            ],
+        );
+
         let port = free_port();
         let addr = format!("127.0.0.1:{port}");
         let _server = Killed(
@@ -537,6 +554,44 @@ fn data_officer_imports_searches_and_reads_error_report_in_chromium() {
         );
         browser.screenshot(&format!("{}-import-errors", t.name));
 
+        // An import from the console: a file with one good and one bad row is refused whole,
+        // with the bad row's number and reason on the batch page.
+        let good = yanglao_domain::IdNumber::from_parts(
+            "653222",
+            chrono::NaiveDate::from_ymd_opt(1944, 4, 4).expect("date"),
+            31,
+        )
+        .expect("id");
+        let mut bad = good.as_str().to_string();
+        let last = if bad.ends_with('1') { '2' } else { '1' };
+        bad.pop();
+        bad.push(last);
+        let upload = work.path().join("上传_户籍.csv");
+        std::fs::write(
+            &upload,
+            format!(
+                "身份证号,姓名,户籍地区划代码,变动日期\n{},上传甲,653222100001,2020-01-01\n{bad},上传乙,653222100001,2020-01-01\n",
+                good.as_str()
+            ),
+        )
+        .expect("write upload");
+        browser.goto(&format!("{site}/imports"));
+        browser.click(&browser.find("select[name=source] option[value=gongan_hukou]"));
+        browser.type_into(&browser.find("input[type=file][name=file]"), &upload.to_string_lossy());
+        browser.click(&browser.find("#upload"));
+        let text = browser.wait_text(&["问题行（", "导入失败"]);
+        assert!(
+            text.contains("上传_户籍.csv") && text.contains("校验"),
+            "{}: {text}",
+            t.name
+        );
+        assert!(
+            !browser.find("#issues-xlsx").is_empty(),
+            "{}: the report as .xlsx",
+            t.name
+        );
+        browser.screenshot(&format!("{}-upload-errors", t.name));
+
         // The published service lists, reachable from the navigation.
         let nav = browser.find("nav.side a[href='/lists']");
         browser.click(&nav);
@@ -550,6 +605,32 @@ fn data_officer_imports_searches_and_reads_error_report_in_chromium() {
         browser.screenshot(&format!("{}-service-list", t.name));
         let v = browser.axe_violations();
         assert!(v.is_empty(), "{}: list page: {v:?}", t.name);
+
+        // Publishing a list version: drafted and submitted by one officer (CLI), published in the
+        // console by another (maker-checker).
+        let xlsx = work.path().join("hotan.xlsx");
+        yanglao(&t.url, &["list", "export", "653200", "--out", &xlsx.to_string_lossy()]);
+        let out = yanglao(
+            &t.url,
+            &["list", "import", &xlsx.to_string_lossy(), "--author", "policy1"],
+        );
+        let draft: String = out
+            .split("草稿 #")
+            .nth(1)
+            .map(|r| r.chars().take_while(|c| c.is_ascii_digit()).collect())
+            .expect("draft id");
+        yanglao(&t.url, &["list", "submit", &draft, "--by", "policy1"]);
+        browser.logout();
+        browser.login(&site, "policy2", PW);
+        browser.wait_text(&["政策审核员（"]);
+        browser.goto(&format!("{site}/lists/{draft}"));
+        browser.click(&browser.find("form[action$='/publish'] button[type=submit]"));
+        let text = browser.wait_text(&["已发布", "不予发布", "不能"]);
+        assert!(text.contains("已发布"), "{}: {text}", t.name);
+        browser.screenshot(&format!("{}-list-published", t.name));
+        browser.logout();
+        browser.login(&site, "data1", PW);
+        browser.wait_text(&["数据员（"]);
 
         // A work list (服务找人), from the navigation.
         let nav = browser.find("nav.side a[href='/work']");
@@ -596,10 +677,10 @@ fn data_officer_imports_searches_and_reads_error_report_in_chromium() {
             assert_eq!(text.contains("已锁定"), i == 5, "{}: attempt {i}", t.name);
         }
         browser.login(&site, "locky", PW);
-        let text = browser.wait_text(&["已锁定", "退出"]);
+        let text = browser.wait_text(&["已锁定", "测试锁定（"]);
         assert!(
             text.contains("已锁定"),
-            "{}: still locked with the right password",
+            "{}: still locked with the right password: {text}",
             t.name
         );
         browser.screenshot(&format!("{}-locked", t.name));

@@ -32,10 +32,14 @@ fn draft_id(text: &str) -> String {
 fn a_narrowing_county_list_is_checked_refused_and_a_good_one_published() {
     for t in yanglao_store::testing::all() {
         let dir = yanglao_store::testing::TempDir::new("yanglao-list-cli");
+        // Archived originals go to the test's directory (for PostgreSQL the default is ./yanglao-files).
+        let files = dir.path().join("files");
         let run = |args: &[&str]| {
             let out = Command::new(BIN)
                 .arg("--db")
                 .arg(&t.url)
+                .arg("--files")
+                .arg(&files)
                 .args(args)
                 .output()
                 .expect("run");
