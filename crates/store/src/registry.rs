@@ -646,6 +646,46 @@ pub struct PersonQuery {
     pub offset: i64,
     /// The reader's division scope: only people who have lived within it are found.
     pub visible: crate::accounts::Scope,
+    pub sort: PersonSort,
+}
+
+/// The order of a person list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PersonSort {
+    /// Registration order.
+    #[default]
+    Registered,
+    Name,
+    /// Oldest first.
+    Oldest,
+    Youngest,
+}
+
+impl PersonSort {
+    pub fn parse(s: &str) -> PersonSort {
+        match s {
+            "name" => PersonSort::Name,
+            "oldest" => PersonSort::Oldest,
+            "youngest" => PersonSort::Youngest,
+            _ => PersonSort::Registered,
+        }
+    }
+    pub fn code(self) -> &'static str {
+        match self {
+            PersonSort::Registered => "",
+            PersonSort::Name => "name",
+            PersonSort::Oldest => "oldest",
+            PersonSort::Youngest => "youngest",
+        }
+    }
+    fn order_by(self) -> &'static str {
+        match self {
+            PersonSort::Registered => "p.id",
+            PersonSort::Name => "p.name, p.id",
+            PersonSort::Oldest => "p.birth_date, p.id",
+            PersonSort::Youngest => "p.birth_date DESC, p.id",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -734,7 +774,8 @@ pub fn search_persons(db: &Db, q: &PersonQuery) -> Result<(Vec<PersonListRow>, i
                (SELECT h.value FROM fact h WHERE h.person_id = p.id AND h.kind = 'hukou' AND h.valid_from <= $1
                   AND (h.valid_to IS NULL OR h.valid_to > $1) ORDER BY h.valid_from DESC LIMIT 1),
                (SELECT MIN(d.valid_from) FROM fact d WHERE d.person_id = p.id AND d.kind = 'death')
-             FROM person p {where_sql} ORDER BY p.id LIMIT ${} OFFSET ${}",
+             FROM person p {where_sql} ORDER BY {} LIMIT ${} OFFSET ${}",
+            q.sort.order_by(),
             n + 1,
             n + 2
         ),

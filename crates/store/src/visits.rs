@@ -180,10 +180,14 @@ pub struct NewVisit {
     pub at: DateTime<Utc>,
 }
 
-pub fn visit_by_key(t: &mut dyn Tx, key: &str) -> Result<Option<i64>> {
-    t.query_one("SELECT id FROM visit WHERE idem_key = $1", &[Value::text(key)])?
-        .map(|r| r.int(0))
-        .transpose()
+/// The visit stored under an idempotency key: `(id, person_id, visitor_id)`.
+pub fn visit_by_key(t: &mut dyn Tx, key: &str) -> Result<Option<(i64, i64, i64)>> {
+    t.query_one(
+        "SELECT id, person_id, visitor_id FROM visit WHERE idem_key = $1",
+        &[Value::text(key)],
+    )?
+    .map(|r| Ok((r.int(0)?, r.int(1)?, r.int(2)?)))
+    .transpose()
 }
 
 pub fn insert_visit(t: &mut dyn Tx, v: &NewVisit) -> Result<i64> {

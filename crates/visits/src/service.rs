@@ -243,7 +243,13 @@ pub fn record_visit(db: &Db, v: &VisitInput, today: NaiveDate, at: DateTime<Utc>
     }
     let res = db.tx(|t| {
         let abort = |e: VisitError| yanglao_store::StoreError::Aborted(e.to_string());
-        if let Some(id) = store::visit_by_key(t, &v.idem_key)? {
+        if let Some((id, person, visitor)) = store::visit_by_key(t, &v.idem_key)? {
+            // A key reused for someone else is a fault of the client, not a resubmission.
+            if (person, visitor) != (v.person_id, v.visitor_id) {
+                return Err(abort(VisitError::Invalid(
+                    "提交编号已用于另一条探访记录，请刷新页面后重新填写".into(),
+                )));
+            }
             return Ok(Recorded::Duplicate(id));
         }
         if t.query_one(
@@ -292,7 +298,10 @@ pub fn record_visit(db: &Db, v: &VisitInput, today: NaiveDate, at: DateTime<Utc>
             // winner's visit is the answer.
             let again = db.tx(|t| store::visit_by_key(t, &v.idem_key))?;
             match again {
-                Some(id) => Ok(Recorded::Duplicate(id)),
+                Some((id, person, visitor)) if (person, visitor) == (v.person_id, v.visitor_id) => {
+                    Ok(Recorded::Duplicate(id))
+                }
+                Some(_) => invalid("提交编号已用于另一条探访记录，请刷新页面后重新填写"),
                 None => Err(VisitError::Store(e)),
             }
         }

@@ -512,6 +512,17 @@ fn visit_records_are_idempotent_and_follow_ups_close() {
         assert_eq!(again, Recorded::Duplicate(first.id()), "{}", t.name);
         let visits = yanglao_store::visits::visits_of_person(db, w.ids["grade2"]).expect("visits");
         assert_eq!(visits.len(), 1, "{}", t.name);
+        // The same key for another person is refused, not taken for a resubmission.
+        let mut other = input.clone();
+        other.person_id = w.ids["alone2"];
+        assert!(
+            matches!(
+                service::record_visit(db, &other, today(), Utc::now()),
+                Err(VisitError::Invalid(_))
+            ),
+            "{}",
+            t.name
+        );
         assert_eq!(
             yanglao_store::visits::findings(db, first.id()).expect("f").len(),
             2,

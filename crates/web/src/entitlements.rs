@@ -105,6 +105,8 @@ struct WorkPage {
     kind: String,
     status: String,
     count_rows: Vec<CountRow>,
+    /// The roll-up as an SVG bar chart (generated markup, escaped inside).
+    chart: String,
     rows: Vec<WorkRow>,
     total: i64,
     page: i64,
@@ -191,7 +193,7 @@ pub async fn work(
                 e[k] += n;
             }
         }
-        let count_rows = grouped
+        let count_rows: Vec<CountRow> = grouped
             .into_iter()
             .map(|(d, counts)| {
                 let name = DivisionCode::parse(&d)
@@ -249,6 +251,10 @@ pub async fn work(
                 .collect(),
             kind: kind.unwrap_or_default(),
             status: status.unwrap_or_default(),
+            chart: crate::svg_bars(
+                "各下级地区待办事项数",
+                &count_rows.iter().map(|r| (r.name.clone(), r.total)).collect::<Vec<_>>(),
+            ),
             count_rows,
             rows: items.iter().map(|w| work_row(w, &names, &app)).collect(),
             total,

@@ -413,6 +413,7 @@ struct PersonsQuery {
     division: Option<String>,
     as_of: Option<String>,
     page: Option<i64>,
+    sort: Option<String>,
 }
 
 struct DivisionOption {
@@ -444,6 +445,9 @@ struct PersonsPage {
     pages: i64,
     prev_url: String,
     next_url: String,
+    /// The same search as a workbook, and the column headers' sort links.
+    export_url: String,
+    sort_urls: [(String, &'static str, bool); 4],
 }
 
 const PAGE_SIZE: i64 = 50;
@@ -521,6 +525,7 @@ async fn persons(
             return Err(AppError::BadRequest("查询内容过长。".into()));
         }
         let page_no = q.page.unwrap_or(1).max(1);
+        let sort = registry::PersonSort::parse(q.sort.as_deref().unwrap_or(""));
         let scope = division.map(|d| app.catalogue.scope_on(d, as_of)).unwrap_or_default();
         let query = PersonQuery {
             text: Some(text.clone()),
@@ -530,6 +535,7 @@ async fn persons(
             limit: PAGE_SIZE,
             offset: (page_no - 1) * PAGE_SIZE,
             visible: user.scope.clone(),
+            sort,
         };
         let (list, total) = registry::search_persons(&app.db, &query)?;
         app.audit.record_blocking(
@@ -553,11 +559,21 @@ async fn persons(
             })
             .collect();
         let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
-        let base = format!(
-            "/persons?q={}&division={}&as_of={as_of}",
+        let filters = format!(
+            "q={}&division={}&as_of={as_of}",
             url_encode(if IdNumber::parse(&text).is_ok() { "" } else { &text }),
             division.map(|d| d.short()).unwrap_or_default()
         );
+        let base = format!("/persons?{filters}&sort={}", sort.code());
+        let sort_link = |s: registry::PersonSort, label: &'static str| {
+            (format!("/persons?{filters}&sort={}", s.code()), label, s == sort)
+        };
+        let sort_urls = [
+            sort_link(registry::PersonSort::Registered, "登记顺序"),
+            sort_link(registry::PersonSort::Name, "姓名"),
+            sort_link(registry::PersonSort::Oldest, "年龄从大到小"),
+            sort_link(registry::PersonSort::Youngest, "年龄从小到大"),
+        ];
         // A full ID number typed into the search box is not echoed back into the page.
         let shown = match IdNumber::parse(&text) {
             Ok(id) => id.masked(),
@@ -574,6 +590,8 @@ async fn persons(
             pages,
             prev_url: format!("{base}&page={}", page_no - 1),
             next_url: format!("{base}&page={}", page_no + 1),
+            export_url: format!("/persons/export.xlsx?{filters}&sort={}", sort.code()),
+            sort_urls,
         })
     })
     .await
@@ -1254,6 +1272,7 @@ async fn persons_export(
             limit: EXPORT_MAX,
             offset: 0,
             visible: user.scope.clone(),
+            sort: registry::PersonSort::parse(q.sort.as_deref().unwrap_or("")),
         };
         let (list, total) = registry::search_persons(&app.db, &query)?;
         if total > EXPORT_MAX {
@@ -1325,4 +1344,44 @@ fn persons_xlsx(
         )?;
     }
     wb.save_to_buffer()
+}
+
+/// A horizontal bar chart as inline SVG (no script, scales with the page), for figures people
+/// would rather compare by eye than read: one bar per label, the value printed at its end.
+pub(crate) fn svg_bars(title: &str, rows: &[(String, i64)]) -> String {
+    fn esc(s: &str) -> String {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    }
+    if rows.is_empty() {
+        return String::new();
+    }
+    let max = rows.iter().map(|r| r.1).max().unwrap_or(0).max(1);
+    let (label_w, bar_w, row_h) = (160.0, 420.0, 26.0);
+    let height = row_h * rows.len() as f64 + 8.0;
+    let mut out = format!(
+        "<svg class=\"chart\" role=\"img\" aria-label=\"{}\" viewBox=\"0 0 {} {height}\" xmlns=\"http://www.w3.org/2000/svg\"><title>{}</title>",
+        esc(title),
+        label_w + bar_w + 80.0,
+        esc(title)
+    );
+    for (i, (label, v)) in rows.iter().enumerate() {
+        let y = i as f64 * row_h + 4.0;
+        let w = (*v as f64 / max as f64 * bar_w).max(if *v > 0 { 2.0 } else { 0.0 });
+        out.push_str(&format!(
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" font-size=\"13\" fill=\"#1f2933\">{}</text>\
+             <rect x=\"{label_w}\" y=\"{y}\" width=\"{w:.1}\" height=\"{}\" fill=\"#0b4f8a\"></rect>\
+             <text x=\"{}\" y=\"{}\" font-size=\"13\" fill=\"#1f2933\">{v}</text>",
+            label_w - 8.0,
+            y + row_h * 0.62,
+            esc(label),
+            row_h - 8.0,
+            label_w + w + 6.0,
+            y + row_h * 0.62,
+        ));
+    }
+    out.push_str("</svg>");
+    out
 }

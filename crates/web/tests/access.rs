@@ -209,6 +209,14 @@ fn scope_roles_and_audit_on_both_databases() {
             t.name
         );
 
+        // Sorting: a region-wide reader sees both, in the order asked for.
+        let all = rt.block_on(login_session(&app, "region", "case", "150000"));
+        let body = send(&rt, &app, get("/persons?sort=oldest", &all)).body;
+        let (pa, pb) = (body.find("红山甲").expect("a"), body.find("松山乙").expect("b"));
+        assert!(pa < pb, "{}: 1940 before 1941", t.name);
+        let body = send(&rt, &app, get("/persons?sort=youngest", &all)).body;
+        assert!(body.find("松山乙") < body.find("红山甲"), "{}", t.name);
+
         // The full ID number: a POST with the CSRF token, audited.
         let r = send(
             &rt,

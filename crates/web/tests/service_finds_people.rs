@@ -177,6 +177,11 @@ fn work_lists_explanations_and_simulation_pages_on_both_databases() {
             "rolled up by county"
         );
         assert!(r.body.contains("应发 100.00 元，实发 90.00 元"), "{}", t.name);
+        assert!(
+            r.body.contains("<svg class=\"chart\""),
+            "{}: the roll-up as a chart",
+            t.name
+        );
         assert!(!r.body.contains(&id_number), "ID numbers are masked");
         let set_cookie = r
             .headers
