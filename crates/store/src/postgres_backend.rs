@@ -6,7 +6,9 @@ use bytes::BytesMut;
 use chrono::{DateTime, NaiveDate, Utc};
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
-use postgres::{Client, GenericClient, NoTls};
+use std::collections::HashMap;
+
+use postgres::{Client, GenericClient, NoTls, Statement};
 
 use crate::pool::Pool;
 use crate::{Backend, BulkWriter, ColType, RawRow, Result, Row, StoreError, Tx, Value};
@@ -39,14 +41,33 @@ impl RawRow for PgRaw<'_> {
     }
 }
 
+/// A pooled connection with its prepared statements: a page's few queries then cost one round
+/// trip each instead of two (prepare, then execute).
+pub struct PgConn {
+    client: Client,
+    statements: HashMap<String, Statement>,
+}
+
+/// Statements kept per connection; beyond this the cache starts over (dynamic SQL such as
+/// searches with a varying number of conditions must not grow it without bound).
+const STATEMENT_CACHE: usize = 256;
+
 pub struct PgDb {
-    pool: Pool<Client>,
+    pool: Pool<PgConn>,
 }
 
 impl PgDb {
     pub fn open(url: &str) -> Result<Self> {
         let config: postgres::Config = url.parse().map_err(|_| StoreError::Url(url.to_string()))?;
-        let pool = Pool::new(16, Box::new(move || Ok(config.connect(NoTls)?)));
+        let pool = Pool::new(
+            16,
+            Box::new(move || {
+                Ok(PgConn {
+                    client: config.connect(NoTls)?,
+                    statements: HashMap::new(),
+                })
+            }),
+        );
         // Connect once now so that a wrong URL fails at start, not on the first request.
         drop(pool.get()?);
         Ok(PgDb { pool })
@@ -54,13 +75,14 @@ impl PgDb {
 
     pub fn tx<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
         let mut conn = self.pool.get()?;
-        if conn.is_closed() {
+        if conn.client.is_closed() {
             conn.discard();
             conn = self.pool.get()?;
         }
-        let mut tx = conn.transaction()?;
+        let PgConn { client, statements } = &mut *conn;
+        let mut tx = client.transaction()?;
         let out = {
-            let mut t = PgTx { tx: &mut tx };
+            let mut t = PgTx { tx: &mut tx, statements };
             f(&mut t)?
         };
         tx.commit()?;
@@ -71,12 +93,12 @@ impl PgDb {
     /// trips were most of a one-person explanation's time.
     pub fn read<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
         let mut conn = self.pool.get()?;
-        if conn.is_closed() {
+        if conn.client.is_closed() {
             conn.discard();
             conn = self.pool.get()?;
         }
-        let client: &mut Client = &mut conn;
-        let mut t = PgTx { tx: client };
+        let PgConn { client, statements } = &mut *conn;
+        let mut t = PgTx { tx: client, statements };
         f(&mut t)
     }
 }
@@ -84,6 +106,22 @@ impl PgDb {
 /// Statements on a transaction or, for reads, on the connection itself.
 struct PgTx<'a, C: GenericClient> {
     tx: &'a mut C,
+    statements: &'a mut HashMap<String, Statement>,
+}
+
+impl<C: GenericClient> PgTx<'_, C> {
+    /// The prepared statement for `sql`, from this connection's cache when it was seen before.
+    fn statement(&mut self, sql: &str) -> Result<Statement> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.tx.prepare(sql)?;
+        if self.statements.len() >= STATEMENT_CACHE {
+            self.statements.clear();
+        }
+        self.statements.insert(sql.to_string(), s.clone());
+        Ok(s)
+    }
 }
 
 impl ToSql for Value {
@@ -153,18 +191,18 @@ impl<C: GenericClient> Tx for PgTx<'_, C> {
     }
 
     fn exec(&mut self, sql: &str, values: &[Value]) -> Result<u64> {
-        let stmt = self.tx.prepare(sql)?;
+        let stmt = self.statement(sql)?;
         Ok(self.tx.execute(&stmt, &params(values))?)
     }
 
     fn query(&mut self, sql: &str, values: &[Value]) -> Result<Vec<Row>> {
-        let stmt = self.tx.prepare(sql)?;
+        let stmt = self.statement(sql)?;
         self.tx.query(&stmt, &params(values))?.iter().map(read_row).collect()
     }
 
     fn scan(&mut self, sql: &str, values: &[Value], f: &mut dyn FnMut(&Row) -> Result<()>) -> Result<u64> {
         use postgres::fallible_iterator::FallibleIterator;
-        let stmt = self.tx.prepare(sql)?;
+        let stmt = self.statement(sql)?;
         let mut rows = self.tx.query_raw(&stmt, params(values))?;
         let mut count = 0;
         while let Some(r) = rows.next()? {
@@ -176,7 +214,7 @@ impl<C: GenericClient> Tx for PgTx<'_, C> {
 
     fn scan_raw(&mut self, sql: &str, values: &[Value], f: &mut dyn FnMut(&dyn RawRow) -> Result<()>) -> Result<u64> {
         use postgres::fallible_iterator::FallibleIterator;
-        let stmt = self.tx.prepare(sql)?;
+        let stmt = self.statement(sql)?;
         let mut rows = self.tx.query_raw(&stmt, params(values))?;
         let mut count = 0;
         while let Some(r) = rows.next()? {

@@ -182,7 +182,12 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/visits/points", get(visits::points))
         .route("/api/visits/rate", get(visits::api_rate))
         .route("/api/visits/due", get(visits::api_due))
+        .route("/api/visits", axum::routing::post(visits::api_record))
         .route("/api/visits/followups", get(visits::api_followups))
+        .route(
+            "/api/visits/followups/{id}/close",
+            axum::routing::post(visits::api_close_followup),
+        )
         .route("/static/visits.js", get(visits::script))
         .route("/static/visits.css", get(visits::style))
         .route("/static/style.css", get(style))

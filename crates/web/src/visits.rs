@@ -1158,3 +1158,109 @@ pub async fn points(State(app): State<Arc<App>>, user: Principal, Query(q): Quer
     })
     .await
 }
+
+// ---------------------------------------------------------------------------------------------
+// JSON: recording a visit and closing a follow-up from other systems (an API token with the
+// visitor or caseworker role) or a page script. The idempotency key makes a retry harmless.
+
+#[derive(Deserialize)]
+pub struct ApiFinding {
+    heading: String,
+    status: String,
+    #[serde(default)]
+    note: String,
+}
+
+#[derive(Deserialize)]
+pub struct ApiFollowup {
+    kind: String,
+    detail: String,
+}
+
+#[derive(Deserialize)]
+pub struct ApiVisit {
+    key: String,
+    person_id: i64,
+    visitor_id: i64,
+    date: NaiveDate,
+    mode: String,
+    #[serde(default)]
+    note: String,
+    #[serde(default)]
+    findings: Vec<ApiFinding>,
+    #[serde(default)]
+    followups: Vec<ApiFollowup>,
+    #[serde(default)]
+    minutes: i64,
+}
+
+/// `POST /api/visits`: 201 with the new id, or 200 with `"duplicate": true` and the stored id.
+pub async fn api_record(State(app): State<Arc<App>>, user: Principal, Json(b): Json<ApiVisit>) -> Result<Response> {
+    may_record(&user)?;
+    blocking(move || {
+        visitor_in_scope(&app, &user, b.visitor_id)?;
+        person_in_scope(&app, &user, b.person_id)?;
+        let input = VisitInput {
+            idem_key: b.key.trim().to_string(),
+            person_id: b.person_id,
+            visitor_id: b.visitor_id,
+            visited_on: b.date,
+            mode: b.mode.trim().to_string(),
+            note: b.note,
+            findings: b
+                .findings
+                .into_iter()
+                .map(|f| Finding {
+                    heading: f.heading,
+                    status: f.status,
+                    note: f.note,
+                })
+                .collect(),
+            followups: b
+                .followups
+                .into_iter()
+                .map(|f| FollowupInput {
+                    kind: f.kind,
+                    detail: f.detail,
+                })
+                .collect(),
+            minutes: b.minutes,
+            by: user.name.clone(),
+        };
+        Ok(
+            match service::record_visit(&app.db, &input, (app.today)(), Utc::now())? {
+                Recorded::New(id) => (
+                    axum::http::StatusCode::CREATED,
+                    Json(serde_json::json!({ "id": id, "duplicate": false })),
+                )
+                    .into_response(),
+                Recorded::Duplicate(id) => Json(serde_json::json!({ "id": id, "duplicate": true })).into_response(),
+            },
+        )
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct ApiClose {
+    on: NaiveDate,
+    outcome: String,
+}
+
+/// `POST /api/visits/followups/{id}/close`: closed by the caller, on a date, with the outcome.
+pub async fn api_close_followup(
+    State(app): State<Arc<App>>,
+    user: Principal,
+    Path(id): Path<i64>,
+    Json(b): Json<ApiClose>,
+) -> Result<Response> {
+    user.require(Permission::VisitManage)?;
+    blocking(move || {
+        let row = store::followup(&app.db, id)?
+            .filter(|r| user.scope.contains(&r.visitor_division))
+            .ok_or_else(|| AppError::NotFound("没有这项后续措施，或其不在您的管辖范围内。".into()))?;
+        service::close_followup(&app.db, row.id, &user.name, b.on, &b.outcome, (app.today)(), Utc::now())?;
+        Ok(Json(serde_json::json!({ "id": id, "status": "closed" })).into_response())
+    })
+    .await
+}

@@ -82,6 +82,17 @@ impl Client {
         self.send(req)
     }
 
+    fn post_json(&self, uri: &str, body: &serde_json::Value) -> Reply {
+        let req = Request::builder()
+            .method("POST")
+            .uri(uri)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::COOKIE, self.cookie.clone())
+            .body(Body::from(body.to_string()))
+            .expect("request");
+        self.send(req)
+    }
+
     fn post(&self, uri: &str, pairs: &[(&str, &str)], csrf: bool) -> Reply {
         let mut body: Vec<String> = pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect();
         if csrf {
@@ -328,6 +339,42 @@ fn a_village_visitor_records_a_visit_and_the_referral_is_closed() {
             "{}: {}",
             t.name,
             r.body
+        );
+
+        // The JSON API: another system records a 视频 visit to 李桂英 with an emergency, twice.
+        let body = serde_json::json!({
+            "key": "3f1c2a9e-5b7d-4e21-9a0b-1c2d3e4f5a6b",
+            "person_id": ids[1], "visitor_id": visitor, "date": "2025-06-29", "mode": "视频",
+            "findings": [{"heading": "健康与安全风险", "status": "异常", "note": "跌倒后行动不便"}],
+            "followups": [{"kind": "紧急处置", "detail": "联系120并通知子女"}]
+        });
+        let r = c.post_json("/api/visits", &body);
+        assert_eq!(r.status, StatusCode::CREATED, "{}: {}", t.name, r.body);
+        let first: serde_json::Value = serde_json::from_str(&r.body).expect("json");
+        let r = c.post_json("/api/visits", &body);
+        assert_eq!(r.status, StatusCode::OK, "{}: {}", t.name, r.body);
+        let again: serde_json::Value = serde_json::from_str(&r.body).expect("json");
+        assert_eq!(
+            (again["id"].clone(), again["duplicate"].clone()),
+            (first["id"].clone(), serde_json::json!(true))
+        );
+        let open: serde_json::Value =
+            serde_json::from_str(&c.get("/api/visits/followups?division=150402").body).expect("json");
+        let list = open["followups"].as_array().expect("list");
+        assert_eq!(list.len(), 1, "{}: {open}", t.name);
+        assert_eq!(list[0]["kind"], "紧急处置");
+        let fid = list[0]["id"].as_i64().expect("id");
+        let r = c.post_json(
+            &format!("/api/visits/followups/{fid}/close"),
+            &serde_json::json!({"on": "2025-06-29", "outcome": "已送医，子女到场"}),
+        );
+        assert_eq!(r.status, StatusCode::OK, "{}: {}", t.name, r.body);
+        // With both visited in June, 西屯街道's village is at 100%.
+        let api: serde_json::Value =
+            serde_json::from_str(&c.get("/api/visits/rate?division=150402001&month=2025-06").body).expect("json");
+        assert_eq!(
+            (api["total"]["on_list"].clone(), api["total"]["visited"].clone()),
+            (serde_json::json!(2), serde_json::json!(2))
         );
 
         // Outside the user's scope: refused.
