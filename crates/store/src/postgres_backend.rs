@@ -82,7 +82,10 @@ impl PgDb {
         let PgConn { client, statements } = &mut *conn;
         let mut tx = client.transaction()?;
         let out = {
-            let mut t = PgTx { tx: &mut tx, statements };
+            let mut t = PgTx {
+                tx: &mut tx,
+                statements,
+            };
             f(&mut t)?
         };
         tx.commit()?;

@@ -52,6 +52,47 @@ impl RawRow for SqliteRaw<'_, '_> {
 pub struct SqliteDb {
     writer: Mutex<Connection>,
     readers: Pool<Connection>,
+    _checkpointer: Checkpointer,
+}
+
+/// WAL checkpoints on a thread of their own: left to the writer (SQLite's default), a commit
+/// that crosses the threshold copies the log into the database while every request waiting on
+/// that commit (the audit log's, for instance) waits too. Passive checkpoints never block
+/// readers or the writer.
+struct Checkpointer {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    fn start(path: &str) -> Result<Checkpointer> {
+        let conn = open_conn(path)?;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || {
+                while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::thread::park_timeout(std::time::Duration::from_millis(500));
+                    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                }
+            })
+            .map_err(|e| StoreError::Aborted(format!("checkpoint thread: {e}")))?;
+        Ok(Checkpointer {
+            stop,
+            handle: Some(handle),
+        })
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            h.thread().unpark();
+            let _ = h.join();
+        }
+    }
 }
 
 fn open_conn(path: &str) -> Result<Connection> {
@@ -74,12 +115,14 @@ impl SqliteDb {
     pub fn open(path: &str) -> Result<Self> {
         let writer = open_conn(path)?;
         // The one writer gets a large page cache: batches touch wide index ranges.
-        writer.execute_batch("PRAGMA cache_size = -524288; PRAGMA cache_spill = false;")?;
+        writer
+            .execute_batch("PRAGMA cache_size = -524288; PRAGMA cache_spill = false; PRAGMA wal_autocheckpoint = 0;")?;
         let p = path.to_string();
         let readers = Pool::new(8, Box::new(move || open_conn(&p)));
         Ok(SqliteDb {
             writer: Mutex::new(writer),
             readers,
+            _checkpointer: Checkpointer::start(path)?,
         })
     }
 

@@ -28,8 +28,16 @@ pub const PATHS: &[(&str, &str, &str)] = &[
     ("/api/visits/rate", "get", "月探访率（按区划）"),
     ("/api/visits/due", "get", "应探访名单"),
     ("/api/visits/followups", "get", "探访后续事项"),
-    ("/api/visits", "post", "记录一次探访（JSON；同一提交编号重复提交只保存一次）"),
-    ("/api/visits/followups/{id}/close", "post", "办结探访后续事项（JSON：办结日期与结果）"),
+    (
+        "/api/visits",
+        "post",
+        "记录一次探访（JSON；同一提交编号重复提交只保存一次）",
+    ),
+    (
+        "/api/visits/followups/{id}/close",
+        "post",
+        "办结探访后续事项（JSON：办结日期与结果）",
+    ),
     ("/api/openapi.json", "get", "本接口说明"),
 ];
 

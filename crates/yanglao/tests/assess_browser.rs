@@ -226,7 +226,17 @@ impl Browser {
     fn wait_text(&self, css: &str, part: &str, secs: u64) -> String {
         let start = Instant::now();
         loop {
-            let t = self.text(&self.find(css));
+            // The page may be replaced while we read it: a stale element is just "not yet".
+            let t = ureq::post(&self.url("/element"))
+                .send_json(json!({ "using": "css selector", "value": css }))
+                .ok()
+                .and_then(|mut r| r.body_mut().read_json::<Value>().ok())
+                .and_then(|v| v["value"].as_object().and_then(|o| o.values().next().cloned()))
+                .and_then(|id| id.as_str().map(str::to_string))
+                .and_then(|id| ureq::get(&self.url(&format!("/element/{id}/text"))).call().ok())
+                .and_then(|mut r| r.body_mut().read_json::<Value>().ok())
+                .and_then(|v| v["value"].as_str().map(str::to_string))
+                .unwrap_or_default();
             if t.contains(part) {
                 return t;
             }
