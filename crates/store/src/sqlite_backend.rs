@@ -152,10 +152,34 @@ impl ToSql for Value {
             Value::Null => ToSqlOutput::Owned(rusqlite::types::Value::Null),
             Value::Int(n) => ToSqlOutput::Owned(rusqlite::types::Value::Integer(*n)),
             Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
-            Value::Date(d) => ToSqlOutput::Owned(rusqlite::types::Value::Text(d.format("%Y-%m-%d").to_string())),
+            Value::Date(d) => ToSqlOutput::Owned(rusqlite::types::Value::Text(date_text(*d))),
             Value::Time(t) => ToSqlOutput::Owned(rusqlite::types::Value::Text(t.to_rfc3339())),
         })
     }
+}
+
+/// `YYYY-MM-DD` by hand: chrono's formatter was a visible share of staging a large import
+/// (three dates a staged fact). Years outside 0..=9999 fall back to chrono.
+fn date_text(d: chrono::NaiveDate) -> String {
+    use chrono::Datelike;
+    let (y, m, day) = (d.year(), d.month(), d.day());
+    if !(0..=9999).contains(&y) {
+        return d.format("%Y-%m-%d").to_string();
+    }
+    let y = y as u32;
+    let digit = |n: u32| char::from(b'0' + (n % 10) as u8);
+    let mut s = String::with_capacity(10);
+    s.push(digit(y / 1000));
+    s.push(digit(y / 100));
+    s.push(digit(y / 10));
+    s.push(digit(y));
+    s.push('-');
+    s.push(digit(m / 10));
+    s.push(digit(m));
+    s.push('-');
+    s.push(digit(day / 10));
+    s.push(digit(day));
+    s
 }
 
 fn read_row(row: &rusqlite::Row<'_>, n: usize) -> rusqlite::Result<Row> {
@@ -261,5 +285,23 @@ impl BulkWriter for SqliteBulk<'_> {
     }
     fn finish(self: Box<Self>) -> Result<u64> {
         Ok(self.count)
+    }
+}
+
+#[cfg(test)]
+mod date_tests {
+    #[test]
+    fn date_text_matches_chrono() {
+        for (y, m, d) in [
+            (1970, 1, 1),
+            (1900, 2, 28),
+            (2024, 2, 29),
+            (2025, 12, 31),
+            (9999, 12, 31),
+            (5, 3, 9),
+        ] {
+            let day = chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date");
+            assert_eq!(super::date_text(day), day.format("%Y-%m-%d").to_string());
+        }
     }
 }

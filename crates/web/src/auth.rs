@@ -416,6 +416,38 @@ pub fn clear_session_cookie() -> HeaderValue {
     HeaderValue::from_static("yl_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
 }
 
+/// The side navigation with only the modules the principal's roles open (the server refuses
+/// the others anyway; this spares people links that end in "没有权限"). A heading left with no
+/// links goes too.
+fn nav_for(html: &str, p: &Principal) -> String {
+    let (Some(start), Some(len)) = (
+        html.find("<nav class=\"side\""),
+        html.find("<nav class=\"side\"").and_then(|i| html[i..].find("</nav>")),
+    ) else {
+        return html.to_string();
+    };
+    let end = start + len;
+    let mut kept: Vec<&str> = Vec::new();
+    for line in html[start..end].lines() {
+        let t = line.trim_start();
+        if let Some(rest) = t.strip_prefix("<a href=\"") {
+            let path = rest.split('"').next().unwrap_or("");
+            let allowed = required(&Method::GET, path).is_none_or(|any| any.iter().any(|perm| p.can(*perm)));
+            if !allowed {
+                continue;
+            }
+        }
+        if t.starts_with("<h2>") && kept.last().is_some_and(|l| l.trim_start().starts_with("<h2>")) {
+            kept.pop();
+        }
+        kept.push(line);
+    }
+    if kept.last().is_some_and(|l| l.trim_start().starts_with("<h2>")) {
+        kept.pop();
+    }
+    format!("{}{}\n{}", &html[..start], kept.join("\n"), &html[end..])
+}
+
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -470,7 +502,7 @@ pub async fn with_user_bar(res: Response, p: &Principal, req_headers: &HeaderMap
         escape(&p.scope_label),
         escape(&csrf)
     );
-    let text = String::from_utf8_lossy(&bytes).replacen("<!--yl-user-->", &bar, 1);
+    let text = nav_for(&String::from_utf8_lossy(&bytes).replacen("<!--yl-user-->", &bar, 1), p);
     let mut parts = parts;
     parts.headers.remove(header::CONTENT_LENGTH);
     let res = Response::from_parts(parts, axum::body::Body::from(text));

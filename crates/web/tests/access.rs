@@ -255,6 +255,23 @@ fn scope_roles_and_audit_on_both_databases() {
             "{}",
             t.name
         );
+        // The navigation offers only what the roles open (the server refuses the rest anyway).
+        let home = send(&rt, &app, get("/", &visitor)).body;
+        assert!(
+            home.contains("href=\"/persons\"") && !home.contains("href=\"/work\""),
+            "{}",
+            t.name
+        );
+        assert!(
+            !home.contains("<h2>服务找人</h2>"),
+            "{}: an emptied heading goes too",
+            t.name
+        );
+        assert!(
+            send(&rt, &app, get("/", &cookie)).body.contains("href=\"/work\""),
+            "{}",
+            t.name
+        );
 
         // An API token for another department's system, scoped to 松山区.
         let secret = "f".repeat(64);
