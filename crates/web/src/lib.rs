@@ -103,6 +103,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/lists/{id}/submit", axum::routing::post(lists::api_submit))
         .route("/api/lists/{id}/publish", axum::routing::post(lists::api_publish))
         .route("/work", get(entitlements::work))
+        .route("/work/export.xlsx", get(entitlements::work_export))
         .route("/work/{id}/assign", axum::routing::post(entitlements::assign))
         .route("/work/{id}/close", axum::routing::post(entitlements::close))
         .route("/persons/{id}/entitlements", get(entitlements::person))

@@ -183,6 +183,21 @@ fn work_lists_explanations_and_simulation_pages_on_both_databases() {
             t.name
         );
         assert!(!r.body.contains(&id_number), "ID numbers are masked");
+        let x = rt.block_on(send(&app, get("/work/export.xlsx?division=150400&kind=amount", None)));
+        assert_eq!(x.status, StatusCode::OK, "{}", t.name);
+        {
+            use calamine::Reader;
+            let mut book: calamine::Xlsx<_> =
+                calamine::open_workbook_from_rs(std::io::Cursor::new(x.bytes.clone())).expect("xlsx");
+            let sheet = book.worksheet_range("工作清单").expect("sheet");
+            assert!(sheet.height() >= 2, "{}: header and items", t.name);
+            let id_cell = sheet.get_value((1, 2)).map(|c| c.to_string()).unwrap_or_default();
+            assert!(
+                id_cell.contains("********"),
+                "{}: masked in the export: {id_cell}",
+                t.name
+            );
+        }
         let set_cookie = r
             .headers
             .get(header::SET_COOKIE)
