@@ -521,29 +521,10 @@ async fn persons(
     Query(q): Query<PersonsQuery>,
 ) -> Result<Response> {
     blocking(move || {
-        let as_of = parse_as_of(&app, q.as_of.as_deref())?;
-        let division = match q.division.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            Some(s) => Some(DivisionCode::parse(s).map_err(|e| AppError::BadRequest(e.to_string()))?),
-            None => None,
-        };
-        let text = q.q.clone().unwrap_or_default();
-        if text.chars().count() > 64 {
-            return Err(AppError::BadRequest("查询内容过长。".into()));
-        }
         let page_no = q.page.unwrap_or(1).max(1);
-        let sort = registry::PersonSort::parse(q.sort.as_deref().unwrap_or(""));
-        let scope = division.map(|d| app.catalogue.scope_on(d, as_of)).unwrap_or_default();
-        let query = PersonQuery {
-            text: Some(text.clone()),
-            include: scope.include,
-            exclude: scope.exclude,
-            as_of: Some(as_of),
-            limit: PAGE_SIZE,
-            offset: (page_no - 1) * PAGE_SIZE,
-            visible: user.scope.clone(),
-            sort,
-        };
-        let (list, total) = registry::search_persons(&app.db, &query)?;
+        let s = person_search(&app, &user, &q, PAGE_SIZE, (page_no - 1) * PAGE_SIZE)?;
+        let (as_of, division, text, sort) = (s.as_of, s.division, s.text, s.sort);
+        let (list, total) = registry::search_persons(&app.db, &s.query)?;
         app.audit.record_blocking(
             &user,
             "person.search",
@@ -1250,6 +1231,46 @@ fn child_row(cat: &Catalogue, d: &yanglao_domain::Division, as_of: NaiveDate) ->
     }
 }
 
+/// A person search as the list page and its export both read it: the filters checked, the
+/// reader's scope applied.
+struct PersonSearch {
+    query: PersonQuery,
+    as_of: NaiveDate,
+    division: Option<DivisionCode>,
+    text: String,
+    sort: registry::PersonSort,
+}
+
+fn person_search(app: &App, user: &auth::Principal, q: &PersonsQuery, limit: i64, offset: i64) -> Result<PersonSearch> {
+    let as_of = parse_as_of(app, q.as_of.as_deref())?;
+    let division = match q.division.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) => Some(DivisionCode::parse(s).map_err(|e| AppError::BadRequest(e.to_string()))?),
+        None => None,
+    };
+    let text = q.q.clone().unwrap_or_default();
+    if text.chars().count() > 64 {
+        return Err(AppError::BadRequest("查询内容过长。".into()));
+    }
+    let sort = registry::PersonSort::parse(q.sort.as_deref().unwrap_or(""));
+    let scope = division.map(|d| app.catalogue.scope_on(d, as_of)).unwrap_or_default();
+    Ok(PersonSearch {
+        query: PersonQuery {
+            text: Some(text.clone()),
+            include: scope.include,
+            exclude: scope.exclude,
+            as_of: Some(as_of),
+            limit,
+            offset,
+            visible: user.scope.clone(),
+            sort,
+        },
+        as_of,
+        division,
+        text,
+        sort,
+    })
+}
+
 /// The most rows a person-list export holds; a larger selection is narrowed first.
 const EXPORT_MAX: i64 = 10_000;
 
@@ -1260,27 +1281,9 @@ async fn persons_export(
     Query(q): Query<PersonsQuery>,
 ) -> Result<Response> {
     blocking(move || {
-        let as_of = parse_as_of(&app, q.as_of.as_deref())?;
-        let division = match q.division.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            Some(s) => Some(DivisionCode::parse(s).map_err(|e| AppError::BadRequest(e.to_string()))?),
-            None => None,
-        };
-        let text = q.q.clone().unwrap_or_default();
-        if text.chars().count() > 64 {
-            return Err(AppError::BadRequest("查询内容过长。".into()));
-        }
-        let scope = division.map(|d| app.catalogue.scope_on(d, as_of)).unwrap_or_default();
-        let query = PersonQuery {
-            text: Some(text.clone()),
-            include: scope.include,
-            exclude: scope.exclude,
-            as_of: Some(as_of),
-            limit: EXPORT_MAX,
-            offset: 0,
-            visible: user.scope.clone(),
-            sort: registry::PersonSort::parse(q.sort.as_deref().unwrap_or("")),
-        };
-        let (list, total) = registry::search_persons(&app.db, &query)?;
+        let s = person_search(&app, &user, &q, EXPORT_MAX, 0)?;
+        let (as_of, text) = (s.as_of, s.text);
+        let (list, total) = registry::search_persons(&app.db, &s.query)?;
         if total > EXPORT_MAX {
             return Err(AppError::BadRequest(format!(
                 "符合条件的有 {total} 人，超过单次导出上限 {EXPORT_MAX} 人，请缩小范围。"
