@@ -8,15 +8,12 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
 use chrono::{NaiveDate, Utc};
-use yanglao_domain::catalogue::builtin;
 use yanglao_domain::{dates, DivisionCode, IdNumber};
 use yanglao_entitlements::dominance::{self, Lack, PublishError};
 use yanglao_entitlements::engine::AppliedVersion;
 use yanglao_lists::content::{load, BUILTIN};
 use yanglao_lists::model::Status;
-use yanglao_registry::import::{import_file, import_villages, ImportOptions};
-use yanglao_registry::sources::source;
-use yanglao_registry::synth::{generate, GenOptions};
+use yanglao_registry::synth::GenOptions;
 use yanglao_store::testing::{self, TempDir};
 use yanglao_store::{divisions, Db};
 
@@ -31,9 +28,8 @@ fn as_of() -> NaiveDate {
 const COUNTY: &str = "150402"; // 赤峰市红山区
 
 fn load_region(db: &Db, dir: &Path, people: usize) {
-    let cat = builtin::catalogue();
-    let m = generate(
-        &cat,
+    yanglao_registry::synth::generate_into(
+        db,
         &GenOptions {
             people,
             seed: 7,
@@ -43,23 +39,7 @@ fn load_region(db: &Db, dir: &Path, people: usize) {
             out: dir.to_path_buf(),
         },
     )
-    .expect("generate");
-    divisions::save_catalogue(db, &cat).expect("divisions");
-    let cat = divisions::load_catalogue(db).expect("catalogue");
-    import_villages(db, &cat, &dir.join(&m.villages_file)).expect("villages");
-    let cat = divisions::load_catalogue(db).expect("catalogue");
-    for f in &m.files {
-        let opts = ImportOptions {
-            source: source(&f.source).expect("source"),
-            today: as_of(),
-            now: Utc::now(),
-            archive_dir: None,
-            report_dir: None,
-            header_overrides: HashMap::new(),
-            fail_at: None,
-        };
-        import_file(db, &cat, &dir.join(&f.file), &opts, &mut |_, _| {}).expect("import");
-    }
+    .expect("generate and import");
     yanglao_lists::service::install_builtin(db, Utc::now()).expect("lists");
     let chifeng = DivisionCode::parse("150400").expect("code");
     let set = |name: &str, ty, value: &str| {

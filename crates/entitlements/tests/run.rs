@@ -6,16 +6,13 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
 use chrono::{NaiveDate, Utc};
-use yanglao_domain::catalogue::builtin;
 use yanglao_domain::{DivisionCode, Fen};
 use yanglao_entitlements::engine::AppliedVersion;
 use yanglao_entitlements::receipts::{import_receipts, ReceiptError};
 use yanglao_entitlements::run::{explain_person, run, Rules, KIND_AMOUNT, KIND_INELIGIBLE, KIND_UNCLAIMED};
 use yanglao_entitlements::simulate::compare;
 use yanglao_entitlements::snapshot::Snapshot;
-use yanglao_registry::import::{import_file, import_villages, ImportOptions};
-use yanglao_registry::sources::source;
-use yanglao_registry::synth::{generate, GenOptions};
+use yanglao_registry::synth::GenOptions;
 use yanglao_store::entitlements::{person_entitlements, scan_entitlements, work_items, WorkQuery};
 use yanglao_store::testing::{self, TempDir};
 use yanglao_store::{divisions, Db};
@@ -29,9 +26,8 @@ fn as_of() -> NaiveDate {
 }
 
 fn load_region(db: &Db, dir: &Path, people: usize) {
-    let cat = builtin::catalogue();
-    let m = generate(
-        &cat,
+    yanglao_registry::synth::generate_into(
+        db,
         &GenOptions {
             people,
             seed: 4,
@@ -41,24 +37,7 @@ fn load_region(db: &Db, dir: &Path, people: usize) {
             out: dir.to_path_buf(),
         },
     )
-    .expect("generate");
-    divisions::save_catalogue(db, &cat).expect("divisions");
-    let cat = divisions::load_catalogue(db).expect("catalogue");
-    import_villages(db, &cat, &dir.join(&m.villages_file)).expect("villages");
-    let cat = divisions::load_catalogue(db).expect("catalogue");
-    for f in &m.files {
-        let src = source(&f.source).expect("source");
-        let opts = ImportOptions {
-            source: src,
-            today: as_of(),
-            now: Utc::now(),
-            archive_dir: None,
-            report_dir: None,
-            header_overrides: HashMap::new(),
-            fail_at: None,
-        };
-        import_file(db, &cat, &dir.join(&f.file), &opts, &mut |_, _| {}).expect("import");
-    }
+    .expect("generate and import");
     yanglao_lists::service::install_builtin(db, Utc::now()).expect("lists");
     let chifeng = DivisionCode::parse("150400").expect("code");
     let set = |name: &str, ty, value: &str| {

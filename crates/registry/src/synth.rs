@@ -878,3 +878,31 @@ pub fn read_manifest(dir: &Path) -> std::io::Result<Manifest> {
     let text = std::fs::read_to_string(dir.join("manifest.json"))?;
     serde_json::from_str(&text).map_err(std::io::Error::other)
 }
+
+/// Generates a region into `opts.out` and imports it into `db` the way `yanglao gen` followed by
+/// `yanglao import` would: the built-in divisions, the generated villages, then every department
+/// file as of `opts.as_of` (no archive, no reports). For tests that need a realistic registry.
+pub fn generate_into(db: &yanglao_store::Db, opts: &GenOptions) -> Result<Manifest, crate::import::ImportError> {
+    use crate::import::{import_file, import_villages, ImportOptions};
+    let cat = yanglao_domain::catalogue::builtin::catalogue();
+    let m = generate(&cat, opts).map_err(crate::reader::ReadError::Io)?;
+    yanglao_store::divisions::save_catalogue(db, &cat)?;
+    let cat = yanglao_store::divisions::load_catalogue(db)?;
+    import_villages(db, &cat, &opts.out.join(&m.villages_file))?;
+    let cat = yanglao_store::divisions::load_catalogue(db)?;
+    for f in &m.files {
+        let src = crate::sources::source(&f.source)
+            .ok_or_else(|| crate::import::ImportError::Header(format!("unknown source {}", f.source)))?;
+        let o = ImportOptions {
+            source: src,
+            today: opts.as_of,
+            now: chrono::Utc::now(),
+            archive_dir: None,
+            report_dir: None,
+            header_overrides: Default::default(),
+            fail_at: None,
+        };
+        import_file(db, &cat, &opts.out.join(&f.file), &o, &mut |_, _| {})?;
+    }
+    Ok(m)
+}

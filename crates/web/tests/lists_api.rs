@@ -5,7 +5,6 @@
 //! Seed 000 §二(一)2: "覆盖范围和标准不低于国家和自治区相关要求"; its item 5: "年龄在80周岁(含80周岁)
 //! 至99周岁的老年人,均可按规定每人每月领取100元高龄津贴".
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -13,11 +12,8 @@ use axum::http::{Request, StatusCode};
 use chrono::{NaiveDate, Utc};
 use serde_json::Value as Json;
 use tower::ServiceExt;
-use yanglao_domain::catalogue::builtin;
 use yanglao_domain::DivisionCode;
-use yanglao_registry::import::{import_file, import_villages, ImportOptions};
-use yanglao_registry::sources::source;
-use yanglao_registry::synth::{generate, GenOptions};
+use yanglao_registry::synth::GenOptions;
 use yanglao_store::{divisions, testing, Db};
 use yanglao_web::{router, App};
 
@@ -28,9 +24,8 @@ fn d(y: i32, m: u32, day: u32) -> NaiveDate {
 }
 
 fn load(db: &Db, dir: &std::path::Path) {
-    let cat = builtin::catalogue();
-    let m = generate(
-        &cat,
+    yanglao_registry::synth::generate_into(
+        db,
         &GenOptions {
             people: 1200,
             seed: 5,
@@ -40,24 +35,8 @@ fn load(db: &Db, dir: &std::path::Path) {
             out: dir.join("in"),
         },
     )
-    .expect("gen");
-    divisions::save_catalogue(db, &cat).expect("save");
+    .expect("generate and import");
     yanglao_lists::service::install_builtin(db, Utc::now()).expect("lists");
-    let cat = divisions::load_catalogue(db).expect("load");
-    import_villages(db, &cat, &dir.join("in").join(&m.villages_file)).expect("villages");
-    let cat = divisions::load_catalogue(db).expect("load");
-    for f in &m.files {
-        let opts = ImportOptions {
-            source: source(&f.source).expect("source"),
-            today: d(2025, 1, 31),
-            now: Utc::now(),
-            archive_dir: None,
-            report_dir: None,
-            header_overrides: HashMap::new(),
-            fail_at: None,
-        };
-        import_file(db, &cat, &dir.join("in").join(&f.file), &opts, &mut |_, _| {}).expect("import");
-    }
 }
 
 /// API tokens of two 政策 (policy) officers: list editing and publishing (issue #6). Who acts

@@ -1,17 +1,13 @@
 //! The console's pages over HTTP (Router::oneshot), on SQLite and PostgreSQL.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::{NaiveDate, Utc};
 use tower::ServiceExt;
-use yanglao_domain::catalogue::builtin;
 use yanglao_domain::DivisionCode;
-use yanglao_registry::import::{import_file, import_villages, ImportOptions};
-use yanglao_registry::sources::source;
-use yanglao_registry::synth::{generate, GenOptions};
+use yanglao_registry::synth::GenOptions;
 use yanglao_store::{divisions, registry, testing, Db};
 use yanglao_web::{router, App};
 
@@ -20,9 +16,8 @@ fn d(y: i32, m: u32, day: u32) -> NaiveDate {
 }
 
 fn load(db: &Db, dir: &std::path::Path) {
-    let cat = builtin::catalogue();
-    let m = generate(
-        &cat,
+    yanglao_registry::synth::generate_into(
+        db,
         &GenOptions {
             people: 1500,
             seed: 9,
@@ -32,24 +27,8 @@ fn load(db: &Db, dir: &std::path::Path) {
             out: dir.join("in"),
         },
     )
-    .expect("gen");
-    divisions::save_catalogue(db, &cat).expect("save");
+    .expect("generate and import");
     yanglao_lists::service::install_builtin(db, Utc::now()).expect("lists");
-    let cat = divisions::load_catalogue(db).expect("load");
-    import_villages(db, &cat, &dir.join("in").join(&m.villages_file)).expect("villages");
-    let cat = divisions::load_catalogue(db).expect("load");
-    for f in &m.files {
-        let opts = ImportOptions {
-            source: source(&f.source).expect("source"),
-            today: d(2025, 6, 30),
-            now: Utc::now(),
-            archive_dir: None,
-            report_dir: None,
-            header_overrides: HashMap::new(),
-            fail_at: None,
-        };
-        import_file(db, &cat, &dir.join("in").join(&f.file), &opts, &mut |_, _| {}).expect("import");
-    }
 }
 
 async fn get(app: &Arc<App>, uri: &str) -> (StatusCode, String, axum::http::HeaderMap) {

@@ -2,7 +2,6 @@
 //! reasons, assign and close behind the CSRF check, a person's explained entitlements, and a
 //! simulation with progress, result tables and a real Excel export.
 
-use std::collections::HashMap;
 use std::io::Cursor;
 use std::sync::Arc;
 
@@ -11,11 +10,8 @@ use axum::http::{header, Request, StatusCode};
 use calamine::Reader;
 use chrono::{NaiveDate, Utc};
 use tower::ServiceExt;
-use yanglao_domain::catalogue::builtin;
 use yanglao_domain::DivisionCode;
-use yanglao_registry::import::{import_file, import_villages, ImportOptions};
-use yanglao_registry::sources::source;
-use yanglao_registry::synth::{generate, GenOptions};
+use yanglao_registry::synth::GenOptions;
 use yanglao_store::{divisions, testing, Db};
 use yanglao_web::{router, App};
 
@@ -28,9 +24,8 @@ fn as_of() -> NaiveDate {
 }
 
 fn load(db: &Db, dir: &std::path::Path) {
-    let cat = builtin::catalogue();
-    let m = generate(
-        &cat,
+    yanglao_registry::synth::generate_into(
+        db,
         &GenOptions {
             people: 1200,
             seed: 12,
@@ -40,24 +35,8 @@ fn load(db: &Db, dir: &std::path::Path) {
             out: dir.join("in"),
         },
     )
-    .expect("gen");
-    divisions::save_catalogue(db, &cat).expect("save");
+    .expect("generate and import");
     yanglao_lists::service::install_builtin(db, Utc::now()).expect("lists");
-    let cat = divisions::load_catalogue(db).expect("load");
-    import_villages(db, &cat, &dir.join("in").join(&m.villages_file)).expect("villages");
-    let cat = divisions::load_catalogue(db).expect("load");
-    for f in &m.files {
-        let opts = ImportOptions {
-            source: source(&f.source).expect("source"),
-            today: as_of(),
-            now: Utc::now(),
-            archive_dir: None,
-            report_dir: None,
-            header_overrides: HashMap::new(),
-            fail_at: None,
-        };
-        import_file(db, &cat, &dir.join("in").join(&f.file), &opts, &mut |_, _| {}).expect("import");
-    }
 }
 
 struct Res {
