@@ -115,6 +115,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/simulate/{id}/export.xlsx", get(entitlements::simulate_export))
         .route("/api/simulate/{id}", get(entitlements::simulate_api))
         .route("/api/work", get(entitlements::api_work))
+        .route("/api/persons", get(api_persons))
+        .route("/api/persons/{id}", get(api_person))
         .route("/api/persons/{id}/entitlements", get(entitlements::api_person))
         .route("/assessments", get(assessments::requests))
         .route("/assessments/new", get(assessments::new_request))
@@ -1393,4 +1395,84 @@ pub(crate) fn svg_bars(title: &str, rows: &[(String, i64)]) -> String {
     }
     out.push_str("</svg>");
     out
+}
+
+/// `GET /api/persons?q=&division=&as_of=&page=&sort=`: the search of the person list, as JSON
+/// (masked ID numbers, the reader's scope, audited like the page).
+async fn api_persons(
+    State(app): State<Arc<App>>,
+    user: auth::Principal,
+    Query(q): Query<PersonsQuery>,
+) -> Result<Response> {
+    blocking(move || {
+        let page_no = q.page.unwrap_or(1).max(1);
+        let s = person_search(&app, &user, &q, PAGE_SIZE, (page_no - 1) * PAGE_SIZE)?;
+        let (list, total) = registry::search_persons(&app.db, &s.query)?;
+        app.audit.record_blocking(
+            &user,
+            "person.search",
+            "",
+            &format!("接口查询“{}”，{} 人", shown_query(&s.text), total),
+        )?;
+        let people: Vec<serde_json::Value> = list
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "id": p.id,
+                    "name": p.name,
+                    "id_number_masked": IdNumber::parse(&p.id_number).map(|i| i.masked()).unwrap_or_default(),
+                    "sex": Sex::from_code(p.sex).map(|s| s.label()).unwrap_or("未知"),
+                    "age": age_on(p.birth_date, s.as_of),
+                    "hukou": p.hukou,
+                    "hukou_name": place(&app.catalogue, p.hukou.as_deref(), s.as_of),
+                    "died": p.died.filter(|d| *d <= s.as_of),
+                })
+            })
+            .collect();
+        Ok(axum::Json(serde_json::json!({
+            "as_of": s.as_of,
+            "total": total,
+            "page": page_no,
+            "page_size": PAGE_SIZE,
+            "people": people,
+        }))
+        .into_response())
+    })
+    .await
+}
+
+/// `GET /api/persons/{id}?as_of=`: one person's facts on a date with their sources, and the
+/// whole dated history (masked ID number; scope and audit as for the page).
+async fn api_person(
+    State(app): State<Arc<App>>,
+    user: auth::Principal,
+    Path(id): Path<i64>,
+    Query(q): Query<AsOfQuery>,
+) -> Result<Response> {
+    blocking(move || {
+        let as_of = parse_as_of(&app, q.as_of.as_deref())?;
+        let p = read_person(&app, &user, id, "person.read")?;
+        let facts = registry::person_facts(&app.db, id)?;
+        let state = state_on(&facts, as_of);
+        Ok(axum::Json(serde_json::json!({
+            "id": p.id,
+            "name": p.name,
+            "id_number_masked": IdNumber::parse(&p.id_number).map(|i| i.masked()).unwrap_or_default(),
+            "birth_date": p.birth_date,
+            "as_of": as_of,
+            "died": state.died,
+            "current": state.facts,
+            "history": facts.iter().map(|f| serde_json::json!({
+                "kind": f.kind,
+                "value": f.value,
+                "valid_from": f.valid_from,
+                "valid_to": f.valid_to,
+                "source": source_label(&f.source),
+                "batch_id": f.batch_id,
+                "ended_by_batch": f.ended_by_batch,
+            })).collect::<Vec<_>>(),
+        }))
+        .into_response())
+    })
+    .await
 }

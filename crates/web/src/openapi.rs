@@ -19,6 +19,16 @@ pub const PATHS: &[(&str, &str, &str)] = &[
     ("/api/lists/{id}/submit", "post", "草稿提交审核"),
     ("/api/lists/{id}/publish", "post", "审核发布（发布人不能是起草人）"),
     (
+        "/api/persons",
+        "get",
+        "人员查询：姓名或身份证号、区划、日期、排序、分页（限管辖范围，身份证号脱敏，记入审计）",
+    ),
+    (
+        "/api/persons/{id}",
+        "get",
+        "某人某日的有效信息及来源与全部历史（限管辖范围，记入审计）",
+    ),
+    (
         "/api/persons/{id}/entitlements",
         "get",
         "某人在某日应享受的全部事项及依据（限管辖范围，记入审计）",

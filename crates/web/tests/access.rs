@@ -170,6 +170,7 @@ fn scope_roles_and_audit_on_both_databases() {
         for uri in [
             format!("/persons/{b}/entitlements"),
             format!("/api/persons/{b}/entitlements"),
+            format!("/api/persons/{b}"),
         ] {
             let r = send(&rt, &app, get(&uri, &cookie));
             assert_eq!(r.status, StatusCode::NOT_FOUND, "{}: {uri}", t.name);
@@ -179,6 +180,16 @@ fn scope_roles_and_audit_on_both_databases() {
             send(&rt, &app, get(&format!("/api/persons/{a}/entitlements"), &cookie)).status,
             StatusCode::OK
         );
+        let r = send(&rt, &app, get(&format!("/api/persons/{a}"), &cookie));
+        assert_eq!(r.status, StatusCode::OK);
+        let j: serde_json::Value = serde_json::from_str(&r.body).expect("json");
+        assert_eq!(j["id_number_masked"], id_a.masked(), "{}", t.name);
+        assert!(!r.body.contains(id_a.as_str()), "{}: masked in the API too", t.name);
+        // The API search: only the reader's county.
+        let j: serde_json::Value =
+            serde_json::from_str(&send(&rt, &app, get("/api/persons", &cookie)).body).expect("json");
+        assert_eq!(j["total"], 1, "{}: {j}", t.name);
+        assert_eq!(j["people"][0]["name"], "红山甲");
         let r = send(&rt, &app, get(&format!("/persons?q={}", id_b.as_str()), &cookie));
         assert!(
             r.body.contains("共 0 人") && !r.body.contains("松山乙"),
