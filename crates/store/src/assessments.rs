@@ -365,18 +365,35 @@ pub fn request(t: &mut dyn Tx, id: i64) -> Result<Option<RequestRow>> {
 }
 
 /// Requests, newest first; by status when given.
-pub fn requests(db: &Db, status: Option<&str>, limit: i64) -> Result<Vec<RequestRow>> {
-    let rows = match status {
-        Some(s) => db.query(
-            &format!("{REQUEST_SELECT} WHERE q.status = $1 ORDER BY q.id DESC LIMIT $2"),
-            &[Value::text(s), Value::Int(limit)],
-        )?,
-        None => db.query(
-            &format!("{REQUEST_SELECT} ORDER BY q.id DESC LIMIT $1"),
-            &[Value::Int(limit)],
-        )?,
+/// Requests, newest first, of people within `visible` (any 户籍/常住 fact in it, as for reading
+/// a person: `accounts::person_in_scope`).
+pub fn requests(
+    db: &Db,
+    status: Option<&str>,
+    limit: i64,
+    visible: &crate::accounts::Scope,
+) -> Result<Vec<RequestRow>> {
+    let mut params = vec![Value::Int(limit)];
+    let mut wheres = Vec::new();
+    if let Some(s) = status {
+        params.push(Value::text(s));
+        wheres.push(format!("q.status = ${}", params.len()));
+    }
+    if !visible.is_everywhere() {
+        let cond = visible.condition("(v.value || '')", &mut params);
+        wheres.push(format!(
+            "EXISTS (SELECT 1 FROM fact v WHERE v.person_id = q.person_id AND v.kind IN ('hukou', 'residence') AND {cond})"
+        ));
+    }
+    let w = if wheres.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", wheres.join(" AND "))
     };
-    rows.iter().map(request_from).collect()
+    db.query(&format!("{REQUEST_SELECT} {w} ORDER BY q.id DESC LIMIT $1"), &params)?
+        .iter()
+        .map(request_from)
+        .collect()
 }
 
 /// A person's requests, newest first.

@@ -167,7 +167,7 @@ pub struct StatusQuery {
     status: Option<String>,
 }
 
-pub async fn requests(State(app): State<Arc<App>>, Query(q): Query<StatusQuery>) -> Result<Response> {
+pub async fn requests(State(app): State<Arc<App>>, user: Principal, Query(q): Query<StatusQuery>) -> Result<Response> {
     blocking(move || {
         let status = q
             .status
@@ -175,7 +175,7 @@ pub async fn requests(State(app): State<Arc<App>>, Query(q): Query<StatusQuery>)
             .filter(|s| !s.is_empty())
             .map(|s| Status::parse(s).ok_or_else(|| AppError::BadRequest("状态无效。".into())))
             .transpose()?;
-        let rows = store::requests(&app.db, status.map(Status::code), 500)?;
+        let rows = store::requests(&app.db, status.map(Status::code), 500, &user.scope)?;
         page(RequestsPage {
             nav: "assessments",
             status: status.map(|s| s.code().to_string()).unwrap_or_default(),
@@ -1359,10 +1359,20 @@ struct OverduePage {
     rows: Vec<OverdueLine>,
 }
 
-pub async fn overdue(State(app): State<Arc<App>>, Query(q): Query<DivisionQuery>) -> Result<Response> {
+pub async fn overdue(State(app): State<Arc<App>>, user: Principal, Query(q): Query<DivisionQuery>) -> Result<Response> {
     blocking(move || {
         let as_of = parse_as_of(&app, q.as_of.as_deref())?;
         let division = division_of(&app, q.division.as_deref())?;
+        // A list of people: only a division within the reader's scope.
+        if let Some(div) = division {
+            if !user.scope.contains(&div.full()) {
+                return Err(AppError::Forbidden(format!(
+                    "{} 不在您的管辖范围（{}）内。",
+                    app.catalogue.path_name(div, as_of),
+                    user.scope_label
+                )));
+            }
+        }
         let (rows, place_name, period) = match division {
             Some(div) => {
                 let rows = reports::overdue(&app.db, &app.catalogue, div, as_of)?;

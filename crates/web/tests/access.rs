@@ -228,6 +228,21 @@ fn scope_roles_and_audit_on_both_databases() {
         let body = send(&rt, &app, get("/persons?sort=youngest", &all)).body;
         assert!(body.find("松山乙") < body.find("红山甲"), "{}", t.name);
 
+        // Lists of people by division: only within the scope.
+        let case_a = rt.block_on(login_session(&app, "case_a2", "case", "150402"));
+        assert_eq!(
+            send(&rt, &app, get("/assessments/overdue?division=150404", &case_a)).status,
+            StatusCode::FORBIDDEN,
+            "{}",
+            t.name
+        );
+        assert_eq!(
+            send(&rt, &app, get("/assessments/overdue?division=150402", &case_a)).status,
+            StatusCode::OK,
+            "{}",
+            t.name
+        );
+
         // The full ID number: a POST with the CSRF token, audited.
         let r = send(
             &rt,
