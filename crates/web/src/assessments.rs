@@ -54,6 +54,26 @@ impl From<AssessError> for AppError {
     }
 }
 
+/// A request whose person the user's scope reaches (else "not found", as for people).
+fn request_in_scope(app: &App, user: &Principal, id: i64) -> Result<()> {
+    let (q, _) = service::request_detail(&app.db, id)?;
+    if yanglao_store::accounts::person_in_scope(&app.db, q.person_id, &user.scope)? {
+        Ok(())
+    } else {
+        Err(AppError::NotFound("没有这个申请，或其不在您的管辖范围内。".into()))
+    }
+}
+
+/// A record whose person the user's scope reaches.
+fn record_in_scope(app: &App, user: &Principal, id: i64) -> Result<()> {
+    let d = service::draft(&app.db, id)?;
+    if yanglao_store::accounts::person_in_scope(&app.db, d.record.person_id, &user.scope)? {
+        Ok(())
+    } else {
+        Err(AppError::NotFound("没有这条评估记录，或其不在您的管辖范围内。".into()))
+    }
+}
+
 fn masked(id: &str) -> String {
     IdNumber::parse(id)
         .map(|i| i.masked())
@@ -323,11 +343,13 @@ pub struct CreateForm {
 
 pub async fn create_request(
     State(app): State<Arc<App>>,
+    user: Principal,
     headers: HeaderMap,
     Form(f): Form<CreateForm>,
 ) -> Result<Response> {
     csrf::verify(&headers, &f.csrf)?;
     blocking(move || {
+        crate::read_person(&app, &user, f.person_id, "person.assessment.request")?;
         let requested_by =
             RequestedBy::parse(&f.requested_by).ok_or_else(|| AppError::BadRequest("申请人类别无效。".into()))?;
         let reason = Reason::parse(&f.reason).ok_or_else(|| AppError::BadRequest("评估原因无效。".into()))?;
@@ -623,12 +645,14 @@ pub struct ScheduleForm {
 
 pub async fn schedule(
     State(app): State<Arc<App>>,
+    user: Principal,
     Path(id): Path<i64>,
     headers: HeaderMap,
     Form(f): Form<ScheduleForm>,
 ) -> Result<Response> {
     csrf::verify(&headers, &f.csrf)?;
     blocking(move || {
+        request_in_scope(&app, &user, id)?;
         let by = required_name(&f.by, "经办人")?;
         let on = date(&f.on, "评估日期")?;
         service::schedule(&app.db, id, f.agency_id, on, &by, Utc::now())?;
@@ -651,12 +675,14 @@ pub struct NoteForm {
 
 pub async fn cancel(
     State(app): State<Arc<App>>,
+    user: Principal,
     Path(id): Path<i64>,
     headers: HeaderMap,
     Form(f): Form<NoteForm>,
 ) -> Result<Response> {
     csrf::verify(&headers, &f.csrf)?;
     blocking(move || {
+        request_in_scope(&app, &user, id)?;
         let by = required_name(&f.by, "经办人")?;
         service::cancel(&app.db, id, &by, &f.note, Utc::now())?;
         Ok(see_other(format!("/assessments/requests/{id}")))
@@ -666,12 +692,14 @@ pub async fn cancel(
 
 pub async fn review(
     State(app): State<Arc<App>>,
+    user: Principal,
     Path(id): Path<i64>,
     headers: HeaderMap,
     Form(f): Form<NoteForm>,
 ) -> Result<Response> {
     csrf::verify(&headers, &f.csrf)?;
     blocking(move || {
+        request_in_scope(&app, &user, id)?;
         let approve = match f.decision.as_str() {
             "approve" => true,
             "return" => false,
@@ -685,12 +713,14 @@ pub async fn review(
 
 pub async fn publish(
     State(app): State<Arc<App>>,
+    user: Principal,
     Path(id): Path<i64>,
     headers: HeaderMap,
     Form(f): Form<NoteForm>,
 ) -> Result<Response> {
     csrf::verify(&headers, &f.csrf)?;
     blocking(move || {
+        request_in_scope(&app, &user, id)?;
         let by = required_name(&f.by, "经办人")?;
         service::publish(&app.db, id, &by, Utc::now())?;
         Ok(see_other(format!("/assessments/requests/{id}")))
@@ -710,12 +740,14 @@ pub struct AmendForm {
 
 pub async fn amend(
     State(app): State<Arc<App>>,
+    user: Principal,
     Path(id): Path<i64>,
     headers: HeaderMap,
     Form(f): Form<AmendForm>,
 ) -> Result<Response> {
     csrf::verify(&headers, &f.csrf)?;
     blocking(move || {
+        record_in_scope(&app, &user, id)?;
         let level = Level::from_code(f.level).ok_or_else(|| AppError::BadRequest("等级无效。".into()))?;
         service::amend(&app.db, id, level, &f.reason, &f.by, Utc::now())?;
         let rec = service::draft(&app.db, id)?;
@@ -1106,6 +1138,7 @@ fn group(pairs: &[(String, String)]) -> Vec<(String, Vec<String>)> {
 /// or the same screen again with the reasons.
 pub async fn save(
     State(app): State<Arc<App>>,
+    user: Principal,
     Path(id): Path<i64>,
     headers: HeaderMap,
     Form(pairs): Form<Vec<(String, String)>>,
@@ -1120,6 +1153,7 @@ pub async fn save(
         return Err(AppError::BadRequest("提交的字段过多。".into()));
     }
     blocking(move || {
+        record_in_scope(&app, &user, id)?;
         let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         let ajax = get("_ajax") == Some("1");
         let screen: usize = get("_screen").and_then(|s| s.parse().ok()).unwrap_or(0);
@@ -1167,12 +1201,14 @@ pub struct SubmitForm {
 
 pub async fn submit(
     State(app): State<Arc<App>>,
+    user: Principal,
     Path(id): Path<i64>,
     headers: HeaderMap,
     Form(f): Form<SubmitForm>,
 ) -> Result<Response> {
     csrf::verify(&headers, &f.csrf)?;
     blocking(move || {
+        record_in_scope(&app, &user, id)?;
         let last = SCREENS.len() - 1;
         let by = match required_name(&f.by, "提交人") {
             Ok(b) => b,

@@ -228,6 +228,35 @@ fn scope_roles_and_audit_on_both_databases() {
         let body = send(&rt, &app, get("/persons?sort=youngest", &all)).body;
         assert!(body.find("松山乙") < body.find("红山甲"), "{}", t.name);
 
+        // A change to another county's person by a guessed id: refused like a read.
+        let req_b = yanglao_assessment::service::create_request(
+            db,
+            &yanglao_assessment::service::RequestInput {
+                person_id: b,
+                requested_by: yanglao_assessment::workflow::RequestedBy::Family,
+                requester: "家属".into(),
+                reason: yanglao_assessment::workflow::Reason::First,
+                note: String::new(),
+                disputed_record_id: None,
+                requested_on: d(2025, 6, 1),
+            },
+            "松山区窗口",
+            Utc::now(),
+        )
+        .expect("request");
+        let r = send(
+            &rt,
+            &app,
+            post(
+                &format!("/assessments/requests/{req_b}/cancel"),
+                &cookie,
+                &format!("csrf={csrf}&by=x&note=x"),
+            ),
+        );
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{}: {}", t.name, r.body);
+        let r = send(&rt, &app, get("/assessments", &cookie));
+        assert!(!r.body.contains("松山乙"), "{}: not in the request list either", t.name);
+
         // Lists of people by division: only within the scope.
         let case_a = rt.block_on(login_session(&app, "case_a2", "case", "150402"));
         assert_eq!(
