@@ -218,6 +218,24 @@ pub struct MoveForm {
     csrf: String,
 }
 
+/// A version of a list whose jurisdiction lies within the user's scope: a county officer moves
+/// only the county's own list (a region-wide account any).
+fn version_in_scope(app: &App, user: &Principal, id: i64) -> Result<()> {
+    let v =
+        yanglao_store::lists::version(&app.db, id)?.ok_or_else(|| AppError::NotFound("没有这个清单版本。".into()))?;
+    let code = yanglao_domain::DivisionCode::parse(&v.jurisdiction)
+        .map(|c| c.full())
+        .unwrap_or(v.jurisdiction.clone());
+    if user.scope.contains(&code) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(format!(
+            "《{}》不属于您的管辖范围（{}）。",
+            v.title, user.scope_label
+        )))
+    }
+}
+
 /// `POST /lists/{id}/submit` (form on the version's page): a draft goes to review.
 pub async fn submit_form(
     State(app): State<Arc<App>>,
@@ -229,6 +247,7 @@ pub async fn submit_form(
     crate::csrf::verify(&headers, &f.csrf)?;
     user.require(Permission::ListEdit)?;
     blocking(move || {
+        version_in_scope(&app, &user, id)?;
         // Who acts is the signed-in user: maker-checker compares accounts, not typed names.
         let by = user.name.as_str();
         advance(&app.db, id, Status::UnderReview, by, chrono::Utc::now())
@@ -267,6 +286,7 @@ pub async fn publish_form(
     crate::csrf::verify(&headers, &f.csrf)?;
     user.require(Permission::ListPublish)?;
     blocking(move || {
+        version_in_scope(&app, &user, id)?;
         let by = user.name.as_str();
         let today = (app.today)();
         match dominance::publish(&app.db, &app.catalogue, id, by, chrono::Utc::now(), today, None) {
@@ -574,6 +594,12 @@ pub async fn api_import(
                     .into_response());
             }
         };
+        if !user.scope.contains(&v.jurisdiction.full()) {
+            return Ok(api_error(
+                StatusCode::FORBIDDEN,
+                format!("《{}》不属于您的管辖范围（{}）", v.title, user.scope_label),
+            ));
+        }
         let text = yanglao_lists::xlsx::to_toml(&v).map_err(|e| AppError::Internal(e.to_string()))?;
         match save_draft(&app.db, &text, &author, chrono::Utc::now()) {
             Ok(id) => Ok((
@@ -624,6 +650,7 @@ pub async fn api_submit(
 ) -> Result<Response> {
     user.require(Permission::ListEdit)?;
     blocking(move || {
+        version_in_scope(&app, &user, id)?;
         Ok(
             match advance(&app.db, id, Status::UnderReview, &user.name, chrono::Utc::now()) {
                 Ok(()) => Json(serde_json::json!({ "ok": true, "id": id, "status": "under_review" })).into_response(),
@@ -645,6 +672,7 @@ pub async fn api_publish(
 ) -> Result<Response> {
     user.require(Permission::ListPublish)?;
     blocking(move || {
+        version_in_scope(&app, &user, id)?;
         let today = (app.today)();
         Ok(
             match dominance::publish(

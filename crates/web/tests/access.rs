@@ -257,6 +257,24 @@ fn scope_roles_and_audit_on_both_databases() {
         let r = send(&rt, &app, get("/assessments", &cookie));
         assert!(!r.body.contains("松山乙"), "{}: not in the request list either", t.name);
 
+        // A county policy officer cannot move the region's list.
+        let text = yanglao_lists::content::BUILTIN[0]
+            .1
+            .replace("effective_from = \"2023-03-02\"", "effective_from = \"2026-01-01\"");
+        let draft = yanglao_lists::service::save_draft(db, &text, "region_author", Utc::now()).expect("draft");
+        let (county_policy, pcsrf) = rt.block_on(login(&app, "policy_402", "policy", "150402"));
+        let r = send(
+            &rt,
+            &app,
+            post(
+                &format!("/lists/{draft}/submit"),
+                &county_policy,
+                &format!("csrf={pcsrf}"),
+            ),
+        );
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}: {}", t.name, r.body);
+        assert!(r.body.contains("不属于您的管辖范围"), "{}", t.name);
+
         // Lists of people by division: only within the scope.
         let case_a = rt.block_on(login_session(&app, "case_a2", "case", "150402"));
         assert_eq!(
