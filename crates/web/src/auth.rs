@@ -511,3 +511,23 @@ pub async fn with_user_bar(res: Response, p: &Principal, req_headers: &HeaderMap
         None => res,
     }
 }
+
+/// Whoever is asking, signed in or not: for pages that are public but show more to officers
+/// (the service lists: drafts and versions under review only to those who edit or publish).
+pub struct Viewer(pub Option<Principal>);
+
+impl Viewer {
+    pub fn sees_drafts(&self) -> bool {
+        self.0
+            .as_ref()
+            .is_some_and(|p| p.can(Permission::ListEdit) || p.can(Permission::ListPublish))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Viewer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Viewer(parts.extensions.get::<Principal>().cloned()))
+    }
+}

@@ -58,10 +58,14 @@ struct ListsPage {
     versions: Vec<VersionLine>,
 }
 
-pub async fn lists(State(app): State<Arc<App>>) -> Result<Response> {
+pub async fn lists(State(app): State<Arc<App>>, viewer: crate::auth::Viewer) -> Result<Response> {
     blocking(move || {
         let mut versions = Vec::new();
-        for r in store::versions(&app.db)? {
+        for r in store::versions(&app.db)?
+            .into_iter()
+            .filter(|r| viewer.sees_drafts() || public_status(&r.status))
+            .collect::<Vec<_>>()
+        {
             let v = parsed(&r)?;
             versions.push(VersionLine {
                 id: r.id,
@@ -155,13 +159,14 @@ fn item_lines(v: &ListVersion) -> Vec<ItemLine> {
 
 pub async fn list(
     State(app): State<Arc<App>>,
+    viewer: crate::auth::Viewer,
     Path(id): Path<i64>,
     headers: axum::http::HeaderMap,
 ) -> Result<Response> {
     let token = crate::csrf::Csrf::for_page(&headers)?;
     let csrf_value = token.token.clone();
     let res = blocking(move || {
-        let r = store::version(&app.db, id)?.ok_or_else(|| AppError::NotFound("没有这个清单版本。".into()))?;
+        let r = visible_version(&app, &viewer, id)?.ok_or_else(|| AppError::NotFound("没有这个清单版本。".into()))?;
         let v = parsed(&r)?;
         let steps = store::steps(&app.db, id)?
             .into_iter()
@@ -216,6 +221,20 @@ pub async fn list(
 #[derive(Deserialize)]
 pub struct MoveForm {
     csrf: String,
+}
+
+/// Published and superseded versions are public; drafts and versions under review only to those
+/// who edit or publish lists.
+fn public_status(status: &str) -> bool {
+    status == "published" || status == "superseded"
+}
+
+fn visible_version(
+    app: &App,
+    viewer: &crate::auth::Viewer,
+    id: i64,
+) -> std::result::Result<Option<store::VersionRow>, yanglao_store::StoreError> {
+    Ok(store::version(&app.db, id)?.filter(|r| viewer.sees_drafts() || public_status(&r.status)))
 }
 
 /// A version of a list whose jurisdiction lies within the user's scope: a county officer moves
@@ -326,9 +345,9 @@ pub async fn publish_form(
     .await
 }
 
-pub async fn export(State(app): State<Arc<App>>, Path(id): Path<i64>) -> Result<Response> {
+pub async fn export(State(app): State<Arc<App>>, viewer: crate::auth::Viewer, Path(id): Path<i64>) -> Result<Response> {
     blocking(move || {
-        let r = store::version(&app.db, id)?.ok_or_else(|| AppError::NotFound("没有这个清单版本。".into()))?;
+        let r = visible_version(&app, &viewer, id)?.ok_or_else(|| AppError::NotFound("没有这个清单版本。".into()))?;
         let v = parsed(&r)?;
         let bytes = yanglao_lists::xlsx::export(&v).map_err(|e| AppError::Internal(e.to_string()))?;
         let name = format!("{}（{}）.xlsx", r.title, r.effective_from);
@@ -370,10 +389,14 @@ struct DiffPage {
     changes: Vec<(String, String, String, String)>,
 }
 
-pub async fn list_diff(State(app): State<Arc<App>>, Query(q): Query<DiffQuery>) -> Result<Response> {
+pub async fn list_diff(
+    State(app): State<Arc<App>>,
+    viewer: crate::auth::Viewer,
+    Query(q): Query<DiffQuery>,
+) -> Result<Response> {
     blocking(move || {
-        let ra = store::version(&app.db, q.a)?.ok_or_else(|| AppError::NotFound("没有版本甲。".into()))?;
-        let rb = store::version(&app.db, q.b)?.ok_or_else(|| AppError::NotFound("没有版本乙。".into()))?;
+        let ra = visible_version(&app, &viewer, q.a)?.ok_or_else(|| AppError::NotFound("没有版本甲。".into()))?;
+        let rb = visible_version(&app, &viewer, q.b)?.ok_or_else(|| AppError::NotFound("没有版本乙。".into()))?;
         let (va, vb) = (parsed(&ra)?, parsed(&rb)?);
         let changes = diff(&va, &vb)
             .into_iter()
@@ -428,9 +451,15 @@ fn api_version(r: &store::VersionRow) -> ApiVersion {
 }
 
 /// `GET /api/lists`: every list version (public data).
-pub async fn api_lists(State(app): State<Arc<App>>) -> Result<Response> {
+pub async fn api_lists(State(app): State<Arc<App>>, viewer: crate::auth::Viewer) -> Result<Response> {
     blocking(move || {
-        let v: Vec<ApiVersion> = store::versions(&app.db)?.iter().map(api_version).collect();
+        let v: Vec<ApiVersion> = store::versions(&app.db)?
+            .into_iter()
+            .filter(|r| viewer.sees_drafts() || public_status(&r.status))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(api_version)
+            .collect();
         Ok(axum::Json(v).into_response())
     })
     .await
@@ -445,9 +474,13 @@ struct ApiVersionFull {
 }
 
 /// `GET /api/lists/{id}`: one version with its items, rules, parameters and life cycle.
-pub async fn api_list(State(app): State<Arc<App>>, Path(id): Path<i64>) -> Result<Response> {
+pub async fn api_list(
+    State(app): State<Arc<App>>,
+    viewer: crate::auth::Viewer,
+    Path(id): Path<i64>,
+) -> Result<Response> {
     blocking(move || {
-        let r = store::version(&app.db, id)?.ok_or_else(|| AppError::NotFound("没有这个清单版本。".into()))?;
+        let r = visible_version(&app, &viewer, id)?.ok_or_else(|| AppError::NotFound("没有这个清单版本。".into()))?;
         let list = parsed(&r)?;
         let steps = store::steps(&app.db, id)?;
         Ok(axum::Json(ApiVersionFull {
@@ -540,10 +573,14 @@ fn draft_row(v: &ListVersion, text: &str) -> store::VersionRow {
 }
 
 /// `GET /api/lists/diff?a=&b=`: the changes from version a to version b, item by item.
-pub async fn api_diff(State(app): State<Arc<App>>, Query(q): Query<DiffQuery>) -> Result<Response> {
+pub async fn api_diff(
+    State(app): State<Arc<App>>,
+    viewer: crate::auth::Viewer,
+    Query(q): Query<DiffQuery>,
+) -> Result<Response> {
     blocking(move || {
-        let ra = store::version(&app.db, q.a)?;
-        let rb = store::version(&app.db, q.b)?;
+        let ra = visible_version(&app, &viewer, q.a)?;
+        let rb = visible_version(&app, &viewer, q.b)?;
         let (Some(ra), Some(rb)) = (ra, rb) else {
             return Ok(api_error(StatusCode::NOT_FOUND, "没有这个清单版本"));
         };

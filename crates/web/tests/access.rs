@@ -274,6 +274,26 @@ fn scope_roles_and_audit_on_both_databases() {
         );
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{}: {}", t.name, r.body);
         assert!(r.body.contains("不属于您的管辖范围"), "{}", t.name);
+        // A draft is not public: anonymous readers get "not found", officers who edit see it.
+        assert_eq!(
+            send(&rt, &app, get(&format!("/lists/{draft}"), "")).status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            send(&rt, &app, get(&format!("/api/lists/{draft}"), "")).status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            send(&rt, &app, get(&format!("/lists/{draft}"), &county_policy)).status,
+            StatusCode::OK
+        );
+        let index: serde_json::Value =
+            serde_json::from_str(&send(&rt, &app, get("/api/lists", "")).body).expect("json");
+        assert!(
+            index.as_array().is_some_and(|a| a.iter().all(|v| v["id"] != draft)),
+            "{}: {index}",
+            t.name
+        );
 
         // Lists of people by division: only within the scope.
         let case_a = rt.block_on(login_session(&app, "case_a2", "case", "150402"));
