@@ -315,6 +315,7 @@ impl Db {
                 (6, include_str!("../migrations/sqlite/0006_ltc.sql")),
                 (7, include_str!("../migrations/sqlite/0007_accounts_audit.sql")),
                 (8, include_str!("../migrations/sqlite/0008_visits.sql")),
+                (10, include_str!("../migrations/sqlite/0010_visitor_account.sql")),
             ],
             Backend::Postgres => &[
                 (1, include_str!("../migrations/postgres/0001_registry.sql")),
@@ -325,6 +326,7 @@ impl Db {
                 (6, include_str!("../migrations/postgres/0006_ltc.sql")),
                 (7, include_str!("../migrations/postgres/0007_accounts_audit.sql")),
                 (8, include_str!("../migrations/postgres/0008_visits.sql")),
+                (10, include_str!("../migrations/postgres/0010_visitor_account.sql")),
             ],
         };
         self.tx(|t| {

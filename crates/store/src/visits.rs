@@ -85,6 +85,33 @@ pub fn visitor(db: &Db, id: i64) -> Result<Option<VisitorRow>> {
     .transpose()
 }
 
+/// Ties a visitor record to a console account (or unties it with `None`); one account, one
+/// visitor record.
+pub fn link_account(db: &Db, visitor_id: i64, account: Option<&str>) -> Result<u64> {
+    db.tx(|t| {
+        if let Some(a) = account {
+            t.exec(
+                "UPDATE visitor SET account = NULL WHERE account = $1 AND id <> $2",
+                &[Value::text(a), Value::Int(visitor_id)],
+            )?;
+        }
+        t.exec(
+            "UPDATE visitor SET account = $2 WHERE id = $1",
+            &[Value::Int(visitor_id), Value::opt_text(account.map(str::to_string))],
+        )
+    })
+}
+
+/// The visitor record a console account belongs to, if any (and still active).
+pub fn visitor_for_account(db: &Db, account: &str) -> Result<Option<VisitorRow>> {
+    db.query_one(
+        &format!("SELECT {VISITOR_COLS} FROM visitor WHERE account = $1 AND left_on IS NULL"),
+        &[Value::text(account)],
+    )?
+    .map(|r| visitor_row(&r))
+    .transpose()
+}
+
 pub fn tx_visitor(t: &mut dyn Tx, id: i64) -> Result<Option<VisitorRow>> {
     t.query_one(
         &format!("SELECT {VISITOR_COLS} FROM visitor WHERE id = $1"),

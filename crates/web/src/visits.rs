@@ -572,6 +572,18 @@ struct MinePage {
 }
 
 fn visitor_in_scope(app: &App, user: &Principal, id: i64) -> Result<store::VisitorRow> {
+    // A visitor whose account is tied to a visitor record acts as that visitor only; those who
+    // manage visits (社工站, 经办) act for any visitor in their scope.
+    if !user.can(Permission::VisitManage) {
+        if let Some(own) = store::visitor_for_account(&app.db, &user.name)? {
+            if own.id != id {
+                return Err(AppError::Forbidden(format!(
+                    "您的账号对应探访人员 {}（#{}），不能以其他探访人员的身份查看或记录。",
+                    own.name, own.id
+                )));
+            }
+        }
+    }
     store::visitor(&app.db, id)?
         .filter(|v| user.scope.contains(&v.division))
         .ok_or_else(|| AppError::NotFound("没有这位探访人员，或其不在您的管辖范围内。".into()))
@@ -582,7 +594,12 @@ pub async fn mine(State(app): State<Arc<App>>, user: Principal, Query(q): Query<
     blocking(move || {
         let today = (app.today)();
         let week_end = today + Duration::days(6);
-        let (visitor, rows, later, visitors) = match q.visitor {
+        // A visitor's own account opens their own week without choosing.
+        let chosen = match q.visitor {
+            Some(id) => Some(id),
+            None => store::visitor_for_account(&app.db, &user.name)?.map(|v| v.id),
+        };
+        let (visitor, rows, later, visitors) = match chosen {
             Some(id) => {
                 let v = visitor_in_scope(&app, &user, id)?;
                 app.audit

@@ -380,5 +380,34 @@ fn a_village_visitor_records_a_visit_and_the_referral_is_closed() {
         // Outside the user's scope: refused.
         let r = c.get("/visits?division=150102");
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", t.name);
+
+        // A visitor's own account: their week opens without choosing, and they cannot act as
+        // another visitor.
+        let other = yanglao_visits::service::register_visitor(
+            db,
+            "赵志愿",
+            "志愿者",
+            "150402001201",
+            "",
+            d(2025, 1, 1),
+            "测试",
+            now,
+        )
+        .expect("visitor");
+        let (own_cookie, _) =
+            c.rt.block_on(yanglao_web::testing::login(&c.app, "wangwg", "visitor", "150402001201"));
+        yanglao_store::visits::link_account(db, visitor, Some("wangwg")).expect("link");
+        c.cookie = own_cookie;
+        let r = c.get("/visits/mine");
+        assert_eq!(r.status, StatusCode::OK, "{}: {}", t.name, r.body);
+        assert!(
+            r.body.contains("王网格") && r.body.contains("张秀兰"),
+            "{}: their own week",
+            t.name
+        );
+        let r = c.get(&format!("/visits/mine?visitor={other}"));
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}: not as another visitor", t.name);
+        let r = c.get(&format!("/visits/record?visitor={other}&person={}", ids[0]));
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", t.name);
     }
 }

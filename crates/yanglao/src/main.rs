@@ -966,6 +966,14 @@ fn demo_accounts(db: &Db, dir: &Path, region: DivisionCode) -> Result<()> {
             }
         );
     }
+    // The demo visitor account is one of the village's visitors: it opens their own week.
+    if let Some(r) = db.query_one(
+        "SELECT id, name FROM visitor WHERE division = $1 AND left_on IS NULL ORDER BY id LIMIT 1",
+        &[yanglao_store::Value::text(village.full())],
+    )? {
+        yanglao_store::visits::link_account(db, r.int(0)?, Some("visitor"))?;
+        println!("  （visitor 账号即探访人员 {}，#{}）", r.text(1)?, r.int(0)?);
+    }
     // Contact details for the first few hundred people, encrypted with the demo key.
     let rows = db.query("SELECT id FROM person ORDER BY id LIMIT 300", &[])?;
     for (i, r) in rows.iter().enumerate() {

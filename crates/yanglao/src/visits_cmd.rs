@@ -65,6 +65,16 @@ pub enum VisitsCommand {
         #[arg(long)]
         by: String,
     },
+    /// Tie a visitor record to a console account (the visitor then opens their own week), or
+    /// untie it with --unlink.
+    Link {
+        #[arg(long)]
+        visitor: i64,
+        #[arg(long)]
+        account: Option<String>,
+        #[arg(long)]
+        unlink: bool,
+    },
     /// A visitor leaves: their people pass to a successor, or become unassigned.
     Leave {
         #[arg(long)]
@@ -290,6 +300,29 @@ pub fn run(db: &Db, what: &VisitsCommand, today: NaiveDate) -> Result<()> {
         } => {
             let id = service::register_visitor(db, name, kind, division, phone, from.unwrap_or(today), by, now)?;
             println!("已登记探访人员 #{id} {name}（{kind}）");
+        }
+        VisitsCommand::Link {
+            visitor,
+            account,
+            unlink,
+        } => {
+            let account = match (account, unlink) {
+                (Some(a), false) => {
+                    if yanglao_store::accounts::user_by_name(db, a)?.is_none() {
+                        anyhow::bail!("没有用户 {a}（先用 yanglao user add 建立）");
+                    }
+                    Some(a.as_str())
+                }
+                (None, true) => None,
+                _ => anyhow::bail!("请给出 --account 用户名，或 --unlink"),
+            };
+            if yanglao_store::visits::link_account(db, *visitor, account)? == 0 {
+                anyhow::bail!("没有探访人员 #{visitor}");
+            }
+            match account {
+                Some(a) => println!("探访人员 #{visitor} 对应账号 {a}"),
+                None => println!("探访人员 #{visitor} 不再对应任何账号"),
+            }
         }
         VisitsCommand::Leave {
             visitor,
