@@ -842,6 +842,11 @@ pub fn import_path(
 
 fn serve(db: Db, addr: SocketAddr, files: Option<PathBuf>) -> Result<()> {
     let catalogue = divisions::load_catalogue(&db)?;
+    if yanglao_store::accounts::users(&db)?.is_empty() {
+        println!(
+            "尚无任何账号，控制台无法登录。先建立系统管理员：yanglao user add admin --name 系统管理员 --roles admin --scope '*' --password '…'"
+        );
+    }
     let mut app = yanglao_web::App::new(db, catalogue);
     app.files_dir = files;
     app.field_key = yanglao_security::fields::FieldKey::from_env()?;
