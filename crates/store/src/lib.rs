@@ -315,6 +315,8 @@ impl Db {
                 (6, include_str!("../migrations/sqlite/0006_ltc.sql")),
                 (7, include_str!("../migrations/sqlite/0007_accounts_audit.sql")),
                 (8, include_str!("../migrations/sqlite/0008_visits.sql")),
+                // 9 was a measured import speed-up that replaced foreign keys; withdrawn before
+                // release (BENCHMARKS.md, registry import).
                 (10, include_str!("../migrations/sqlite/0010_visitor_account.sql")),
             ],
             Backend::Postgres => &[

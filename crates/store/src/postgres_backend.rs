@@ -62,8 +62,13 @@ impl PgDb {
         let pool = Pool::new(
             16,
             Box::new(move || {
+                let mut client = config.connect(NoTls)?;
+                // Import staging lives in temporary tables; the default 8 MB of local buffers
+                // sends a large batch's staging to disk and back. Allocated only as used, and
+                // settable only before a session's first temporary table.
+                client.batch_execute("SET temp_buffers = '256MB'")?;
                 Ok(PgConn {
-                    client: config.connect(NoTls)?,
+                    client,
                     statements: HashMap::new(),
                 })
             }),
