@@ -142,15 +142,33 @@ fn required(method: &Method, path: &str) -> Option<&'static [Permission]> {
     if starts("/assessments/records") || starts("/assessments/ltc/person") {
         return Some(&[P::AssessmentEnter, P::AssessmentManage]);
     }
+    // Aggregates and registers without older people's data: statistics readers too.
+    if !post && (starts("/assessments/stats") || starts("/assessments/agencies") || starts("/assessments/ltc/tables")) {
+        return Some(&[P::AssessmentManage, P::AssessmentEnter, P::StatsRead]);
+    }
     if starts("/assessments") {
         return Some(if post {
             &[P::AssessmentManage]
         } else {
-            &[P::AssessmentManage, P::AssessmentEnter, P::StatsRead]
+            &[P::AssessmentManage, P::AssessmentEnter]
         });
     }
-    if starts("/visits") || starts("/api/visits") {
+    if !post
+        && (path == "/visits"
+            || starts("/visits/rate.xlsx")
+            || starts("/api/visits/rate")
+            || starts("/visits/visitors")
+            || starts("/visits/points"))
+    {
         return Some(&[P::VisitRecord, P::VisitManage, P::StatsRead]);
+    }
+    // Lists and records of older people: those who visit, manage visits, or read people.
+    if starts("/visits") || starts("/api/visits") {
+        return Some(if post {
+            &[P::VisitRecord, P::VisitManage]
+        } else {
+            &[P::VisitRecord, P::VisitManage, P::PersonRead]
+        });
     }
     if (starts("/lists") || starts("/api/lists")) && post {
         return Some(&[P::ListEdit, P::ListPublish]);

@@ -341,6 +341,26 @@ fn scope_roles_and_audit_on_both_databases() {
             "三员分立"
         );
         assert_eq!(send(&rt, &app, get("/admin/users", &admin)).status, StatusCode::OK);
+        for uri in [
+            "/assessments",
+            "/assessments/overdue",
+            "/visits/overdue",
+            "/visits/followups",
+            "/api/visits/due",
+        ] {
+            assert_eq!(
+                send(&rt, &app, get(uri, &admin)).status,
+                StatusCode::FORBIDDEN,
+                "{}: admin reads no people via {uri}",
+                t.name
+            );
+        }
+        assert_eq!(
+            send(&rt, &app, get("/assessments/stats", &admin)).status,
+            StatusCode::OK,
+            "{}: aggregates are fine",
+            t.name
+        );
         let visitor = rt.block_on(login_session(&app, "visitor1", "visitor", "150402001001"));
         assert_eq!(
             send(&rt, &app, get("/work", &visitor)).status,
