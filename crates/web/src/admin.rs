@@ -205,9 +205,20 @@ struct AccountPage {
     roles: String,
     scope: String,
     message: String,
+    /// The user's own latest entries in the audit log (what they read and changed).
+    own: Vec<AuditView>,
 }
 
-fn account_page(user: &Principal, csrf: String, message: String) -> Result<Response> {
+fn account_page(app: &App, user: &Principal, csrf: String, message: String) -> Result<Response> {
+    let (rows, _) = audit::entries(
+        &app.db,
+        &AuditFilter {
+            actor: Some(user.name.clone()),
+            ..Default::default()
+        },
+        50,
+        0,
+    )?;
     page(AccountPage {
         nav: "account",
         csrf,
@@ -216,12 +227,14 @@ fn account_page(user: &Principal, csrf: String, message: String) -> Result<Respo
         roles: user.role_labels(),
         scope: user.scope_label.clone(),
         message,
+        own: rows.into_iter().map(audit_view).collect(),
     })
 }
 
-pub async fn account(user: Principal, headers: HeaderMap) -> Result<Response> {
+pub async fn account(State(app): State<Arc<App>>, user: Principal, headers: HeaderMap) -> Result<Response> {
     let token = Csrf::for_page(&headers)?;
-    let res = account_page(&user, token.token.clone(), String::new())?;
+    let v = token.token.clone();
+    let res = blocking(move || account_page(&app, &user, v, String::new())).await?;
     Ok(token.apply(res))
 }
 
@@ -242,6 +255,7 @@ pub async fn change_password(
     let token = Csrf::for_page(&headers)?;
     let csrf_value = token.token.clone();
     let u2 = user.clone();
+    let app2 = app.clone();
     let message = blocking(move || {
         let u = accounts::user_by_name(&app.db, &u2.name)?
             .ok_or_else(|| AppError::Forbidden("API 令牌没有密码。".into()))?;
@@ -256,7 +270,8 @@ pub async fn change_password(
         Ok("密码已修改。".to_string())
     })
     .await?;
-    Ok(token.apply(account_page(&user, csrf_value, message)?))
+    let res = blocking(move || account_page(&app2, &user, csrf_value, message)).await?;
+    Ok(token.apply(res))
 }
 
 struct UserRow {
@@ -541,6 +556,20 @@ pub async fn revoke_token(
     Ok(Redirect::to("/admin/tokens").into_response())
 }
 
+fn audit_view(r: audit::AuditRow) -> AuditView {
+    AuditView {
+        seq: r.seq,
+        at: chrono::DateTime::parse_from_rfc3339(&r.at)
+            .map(|t| local_time(t.with_timezone(&Utc)))
+            .unwrap_or(r.at),
+        actor: r.actor,
+        ip: r.ip,
+        action: r.action,
+        target: r.target,
+        detail: r.detail,
+    }
+}
+
 struct AuditView {
     seq: i64,
     at: String,
@@ -603,20 +632,7 @@ fn audit_page(app: &App, q: AuditQuery, verification: Option<audit::Verification
     };
     page(AuditPage {
         nav: "audit",
-        rows: rows
-            .into_iter()
-            .map(|r| AuditView {
-                seq: r.seq,
-                at: chrono::DateTime::parse_from_rfc3339(&r.at)
-                    .map(|t| local_time(t.with_timezone(&Utc)))
-                    .unwrap_or(r.at),
-                actor: r.actor,
-                ip: r.ip,
-                action: r.action,
-                target: r.target,
-                detail: r.detail,
-            })
-            .collect(),
+        rows: rows.into_iter().map(audit_view).collect(),
         more: page_no * per < total,
         total,
         page: page_no,

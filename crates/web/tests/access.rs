@@ -310,6 +310,16 @@ fn scope_roles_and_audit_on_both_databases() {
             t.name
         );
 
+        // Each user sees their own reads in the audit log, on their account page.
+        let r = send(&rt, &app, get("/account", &cookie));
+        assert!(
+            r.body.contains("person.read")
+                && r.body.contains(&format!("person:{a}"))
+                && r.body.contains("person.denied"),
+            "{}: own entries",
+            t.name
+        );
+
         // The full ID number: a POST with the CSRF token, audited.
         let r = send(
             &rt,
