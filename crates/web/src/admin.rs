@@ -17,7 +17,7 @@ use yanglao_store::audit::{self, AuditEntry, AuditFilter};
 
 use crate::auth::{self, Principal, IDLE, LOCK_FOR, MAX_FAILURES};
 use crate::csrf::{self, Csrf};
-use crate::{blocking, local_time, page, url_encode, App, AppError, Result};
+use crate::{blocking, local_time, page, url_encode, with_csrf, App, AppError, Result};
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -232,10 +232,7 @@ fn account_page(app: &App, user: &Principal, csrf: String, message: String) -> R
 }
 
 pub async fn account(State(app): State<Arc<App>>, user: Principal, headers: HeaderMap) -> Result<Response> {
-    let token = Csrf::for_page(&headers)?;
-    let v = token.token.clone();
-    let res = blocking(move || account_page(&app, &user, v, String::new())).await?;
-    Ok(token.apply(res))
+    with_csrf(&headers, move |v| account_page(&app, &user, v, String::new())).await
 }
 
 #[derive(Deserialize)]
@@ -330,10 +327,7 @@ fn users_page(app: &App, csrf: String, message: String) -> Result<Response> {
 }
 
 pub async fn users(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response> {
-    let token = Csrf::for_page(&headers)?;
-    let v = token.token.clone();
-    let res = blocking(move || users_page(&app, v, String::new())).await?;
-    Ok(token.apply(res))
+    with_csrf(&headers, move |v| users_page(&app, v, String::new())).await
 }
 
 #[derive(Deserialize)]
@@ -357,17 +351,14 @@ pub async fn create_user(
     Form(f): Form<NewUserForm>,
 ) -> Result<Response> {
     csrf::verify(&headers, &f.csrf)?;
-    let token = Csrf::for_page(&headers)?;
-    let v = token.token.clone();
-    let res = blocking(move || {
+    with_csrf(&headers, move |v| {
         let msg = match create_user_checked(&app, &user, &f) {
             Ok(()) => format!("已创建用户 {}。", f.username.trim()),
             Err(m) => m,
         };
         users_page(&app, v, msg)
     })
-    .await?;
-    Ok(token.apply(res))
+    .await
 }
 
 fn create_user_checked(app: &App, by: &Principal, f: &NewUserForm) -> std::result::Result<(), String> {
@@ -411,9 +402,7 @@ pub async fn edit_user(
     Form(f): Form<EditUserForm>,
 ) -> Result<Response> {
     csrf::verify(&headers, &f.csrf)?;
-    let token = Csrf::for_page(&headers)?;
-    let v = token.token.clone();
-    let res = blocking(move || {
+    with_csrf(&headers, move |v| {
         let u = accounts::user(&app.db, id)?.ok_or_else(|| AppError::NotFound("没有这个用户。".into()))?;
         let msg = (|| -> std::result::Result<String, String> {
             let roles = parse_roles(&f.roles)?;
@@ -444,8 +433,7 @@ pub async fn edit_user(
         .unwrap_or_else(|e| e);
         users_page(&app, v, msg)
     })
-    .await?;
-    Ok(token.apply(res))
+    .await
 }
 
 struct TokenRow {
@@ -489,10 +477,7 @@ fn tokens_page(app: &App, csrf: String, new_token: String, message: String) -> R
 }
 
 pub async fn tokens(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response> {
-    let token = Csrf::for_page(&headers)?;
-    let v = token.token.clone();
-    let res = blocking(move || tokens_page(&app, v, String::new(), String::new())).await?;
-    Ok(token.apply(res))
+    with_csrf(&headers, move |v| tokens_page(&app, v, String::new(), String::new())).await
 }
 
 #[derive(Deserialize)]
@@ -510,9 +495,7 @@ pub async fn create_token(
     Form(f): Form<NewTokenForm>,
 ) -> Result<Response> {
     csrf::verify(&headers, &f.csrf)?;
-    let token = Csrf::for_page(&headers)?;
-    let v = token.token.clone();
-    let res = blocking(move || {
+    with_csrf(&headers, move |v| {
         let made = (|| -> std::result::Result<String, String> {
             let name = f.name.trim();
             if name.is_empty() || name.chars().count() > 64 {
@@ -541,8 +524,7 @@ pub async fn create_token(
             Err(m) => tokens_page(&app, v, String::new(), m),
         }
     })
-    .await?;
-    Ok(token.apply(res))
+    .await
 }
 
 pub async fn revoke_token(

@@ -30,19 +30,10 @@ use yanglao_store::assessments::{self as store, RecordRow, RequestRow};
 use yanglao_store::registry::{self, PersonQuery};
 
 use crate::auth::Principal;
-use crate::csrf::{self, Csrf};
-use crate::{blocking, division_options, local_time, page, parse_as_of, place, App, AppError, DivisionOption, Result};
-
-/// A page with forms: rendered with the CSRF token, which is set as a cookie when new.
-async fn with_csrf(
-    headers: &HeaderMap,
-    f: impl FnOnce(String) -> Result<Response> + Send + 'static,
-) -> Result<Response> {
-    let token = Csrf::for_page(headers)?;
-    let value = token.token.clone();
-    let res = blocking(move || f(value)).await?;
-    Ok(token.apply(res))
-}
+use crate::csrf;
+use crate::{
+    blocking, division_options, local_time, page, parse_as_of, place, with_csrf, App, AppError, DivisionOption, Result,
+};
 
 impl From<AssessError> for AppError {
     fn from(e: AssessError) -> Self {

@@ -389,9 +389,6 @@ pub struct AssignForm {
 pub struct CloseForm {
     csrf: String,
     outcome: String,
-    /// Ignored: the signed-in user closes the item (kept so older forms still post).
-    #[allow(dead_code)]
-    by: Option<String>,
     back: Option<String>,
     /// For 应享未享: the worker confirms the person now receives the item (recorded as a
     /// receipt from the date, source "个案工作者确认").

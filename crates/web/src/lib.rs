@@ -332,6 +332,18 @@ pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + 
         .map_err(|e| AppError::Internal(e.to_string()))?
 }
 
+/// A page with forms: rendered on a blocking thread with the CSRF token, which is set as a
+/// cookie on the response when the browser had none.
+pub(crate) async fn with_csrf(
+    headers: &axum::http::HeaderMap,
+    f: impl FnOnce(String) -> Result<Response> + Send + 'static,
+) -> Result<Response> {
+    let token = csrf::Csrf::for_page(headers)?;
+    let value = token.token.clone();
+    let res = blocking(move || f(value)).await?;
+    Ok(token.apply(res))
+}
+
 pub(crate) fn page<T: Template>(t: T) -> Result<Response> {
     Ok(Html(t.render()?).into_response())
 }
@@ -956,29 +968,47 @@ async fn import_upload(
     };
     let detail = format!("{}：{}（{} 字节）", src.title, safe, bytes.len());
     blocking(move || {
-        let dir = yanglao_store::testing::TempDir::new("yanglao-upload");
-        let path = dir.path().join(&safe);
-        std::fs::write(&path, &bytes).map_err(|e| AppError::Internal(e.to_string()))?;
-        let opts = yanglao_registry::import::ImportOptions {
-            source: src,
-            today: (app.today)(),
-            now: chrono::Utc::now(),
-            archive_dir: app.files_dir.clone(),
-            report_dir: None,
-            header_overrides: Default::default(),
-            fail_at: None,
-        };
-        let outcome = yanglao_registry::import::import_file(&app.db, &app.catalogue, &path, &opts, &mut |_, _| {})
-            .map_err(|e| AppError::BadRequest(format!("导入失败，未做任何改动：{e}")))?;
-        let batch = match outcome {
-            yanglao_registry::import::ImportOutcome::Applied { batch, .. } => batch,
-            yanglao_registry::import::ImportOutcome::AlreadyImported(b) => b,
-        };
+        // The import reads a file (and archives it by hash): a private directory per upload,
+        // removed when the upload is done.
+        let dir = std::env::temp_dir().join(format!(
+            "yanglao-upload-{}",
+            yanglao_security::random_hex(8).map_err(|e| AppError::Internal(e.to_string()))?
+        ));
+        std::fs::create_dir_all(&dir).map_err(|e| AppError::Internal(e.to_string()))?;
+        let path = dir.join(&safe);
+        let result = std::fs::write(&path, &bytes)
+            .map_err(|e| AppError::Internal(e.to_string()))
+            .and_then(|()| import_uploaded(&app, &path, src));
+        let _ = std::fs::remove_dir_all(&dir);
+        let batch = result?;
         app.audit
             .record_blocking(&user, "import.upload", &format!("batch:{}", batch.id), &detail)?;
         Ok(axum::response::Redirect::to(&format!("/imports/{}", batch.id)).into_response())
     })
     .await
+}
+
+/// `yanglao import FILE --source …` for a file the console received.
+fn import_uploaded(
+    app: &App,
+    path: &std::path::Path,
+    src: &'static yanglao_registry::sources::Source,
+) -> Result<BatchSummary> {
+    let opts = yanglao_registry::import::ImportOptions {
+        source: src,
+        today: (app.today)(),
+        now: chrono::Utc::now(),
+        archive_dir: app.files_dir.clone(),
+        report_dir: None,
+        header_overrides: Default::default(),
+        fail_at: None,
+    };
+    let outcome = yanglao_registry::import::import_file(&app.db, &app.catalogue, path, &opts, &mut |_, _| {})
+        .map_err(|e| AppError::BadRequest(format!("导入失败，未做任何改动：{e}")))?;
+    Ok(match outcome {
+        yanglao_registry::import::ImportOutcome::Applied { batch, .. } => batch,
+        yanglao_registry::import::ImportOutcome::AlreadyImported(b) => b,
+    })
 }
 
 /// A batch's problem rows as a workbook: row number, column, value and reason.

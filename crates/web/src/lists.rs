@@ -668,10 +668,8 @@ fn service_error(e: ServiceError) -> Response {
 
 #[derive(Deserialize)]
 pub struct LifecycleBody {
-    /// Ignored: who acts is the signed-in user or the API token (kept so older clients still post).
-    #[serde(default)]
-    #[allow(dead_code)]
-    by: Option<String>,
+    // Who acts is the signed-in user or the API token; a `by` field sent by older clients is
+    // ignored like any unknown field.
     /// Publication only: registry date of the dominance check (default: the effective date, or
     /// today if later).
     #[serde(default)]

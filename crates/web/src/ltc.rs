@@ -20,23 +20,13 @@ use yanglao_store::assessments as store;
 use yanglao_store::registry;
 
 use crate::auth::Principal;
-use crate::csrf::{self, Csrf};
-use crate::{blocking, local_time, page, App, AppError, Result};
+use crate::csrf;
+use crate::{blocking, local_time, page, with_csrf, App, AppError, Result};
 
 fn masked(id: &str) -> String {
     IdNumber::parse(id)
         .map(|i| i.masked())
         .unwrap_or_else(|_| "（无效号码）".into())
-}
-
-async fn with_csrf(
-    headers: &HeaderMap,
-    f: impl FnOnce(String) -> Result<Response> + Send + 'static,
-) -> Result<Response> {
-    let token = Csrf::for_page(headers)?;
-    let value = token.token.clone();
-    let res = blocking(move || f(value)).await?;
-    Ok(token.apply(res))
 }
 
 fn place(app: &App, code: &str) -> String {
