@@ -522,7 +522,7 @@ pub fn import_file(
             })));
             items.push(Ok(Staged::RowDone { ok: true }));
         }
-        let batch = registry::apply_batch_in(t, &meta, &mut items.into_iter())?;
+        let batch = registry::apply_batch_in(t, &meta, &mut items.into_iter(), None)?;
         for g in &good {
             let pid = store::person_id_by_number(t, g.id.as_str())?
                 .ok_or_else(|| StoreError::Aborted(format!("第{}行的人员未写入", g.row_no)))?;

@@ -746,7 +746,7 @@ pub fn publish(db: &Db, request_id: i64, by: &str, now: DateTime<Utc>) -> Result
             Ok(Staged::RowDone { ok: true }),
         ]
         .into_iter();
-        let batch = registry::apply_batch_in(t, &meta, &mut items)?;
+        let batch = registry::apply_batch_in(t, &meta, &mut items, None)?;
         store::set_result_batch(t, rec.id, batch.id, now)?;
         Ok(batch)
     })
@@ -794,7 +794,7 @@ pub fn amend(db: &Db, record_id: i64, new_level: Level, reason: &str, by: &str, 
             ],
             Some(_) => Vec::new(),
         };
-        let batch = registry::apply_batch_in(t, &meta, &mut items.drain(..))?;
+        let batch = registry::apply_batch_in(t, &meta, &mut items.drain(..), None)?;
         if let Some((id, _)) = earlier {
             // Back to a value this result had before: that row holds again.
             store::restore_fact(t, id, old_to)?;

@@ -10,8 +10,12 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
+use std::sync::Mutex;
 use yanglao_domain::{Catalogue, Division, DivisionCode, DivisionLevel};
-use yanglao_store::registry::{self, BatchSummary, FailAt, NewBatch, RowIssue, Severity, Staged, StagedFact};
+
+use yanglao_store::registry::{
+    self, BatchSummary, FailAt, NewBatch, PersonIds, RowIssue, Severity, Staged, StagedFact,
+};
 use yanglao_store::{Db, StoreError};
 
 use crate::reader::{self, Progress, ReadError};
@@ -41,6 +45,9 @@ pub struct ImportOptions<'a> {
     /// Field key → header used by this office, where it differs from the default mapping.
     pub header_overrides: HashMap<String, String>,
     pub fail_at: Option<FailAt>,
+    /// People already registered, kept across the files of one run (see [`PersonIds`]);
+    /// `None` lets the database resolve every row.
+    pub known: Option<&'a Mutex<PersonIds>>,
 }
 
 #[derive(Debug)]
@@ -151,7 +158,13 @@ pub fn import_file(
             let _ = tx.send(chunk);
         });
         let mut items = rx.into_iter().flatten();
-        registry::apply_batch(db, &meta, &mut items)
+        match opts.known {
+            Some(known) => {
+                let mut known = known.lock().unwrap_or_else(|e| e.into_inner());
+                registry::apply_batch_known(db, &meta, &mut items, &mut known)
+            }
+            None => registry::apply_batch(db, &meta, &mut items),
+        }
     })?;
     let mut reports = Vec::new();
     if batch.rows_bad + batch.rows_duplicate > 0 {

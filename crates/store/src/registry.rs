@@ -178,8 +178,9 @@ pub fn batch_issues(db: &Db, batch_id: i64, limit: i64, offset: i64) -> Result<V
     .collect()
 }
 
-const STAGING_COLS: [&str; 10] = [
+const STAGING_COLS: [&str; 11] = [
     "row_no",
+    "person_id",
     "id_number",
     "name",
     "sex",
@@ -190,7 +191,8 @@ const STAGING_COLS: [&str; 10] = [
     "valid_to",
     "first_of_person",
 ];
-const STAGING_TYPES: [ColType; 10] = [
+const STAGING_TYPES: [ColType; 11] = [
+    ColType::Int,
     ColType::Int,
     ColType::Text,
     ColType::Text,
@@ -233,6 +235,91 @@ impl Lap {
     }
 }
 
+/// The registry's ID numbers with their person ids, held by an importer across the files of
+/// one run: a fact of someone already registered is staged with the person's id, so the batch
+/// neither looks the person up by the 18-character key nor joins on it (most rows of every file
+/// after the first are such). Persons are never deleted, so the map is exact whenever it holds
+/// as many people as the table; [`PersonIds::refresh`] checks that inside the batch's
+/// transaction and reads what is missing.
+#[derive(Debug, Default)]
+pub struct PersonIds {
+    ids: std::collections::HashMap<u64, i64>,
+    max_id: i64,
+}
+
+impl PersonIds {
+    /// An ID number as a number: 17 digits and the check character (`X` = 10), so the map
+    /// holds 16 bytes a person instead of a string. `None` for anything else (such a row is
+    /// then resolved by the database, as without a map).
+    fn key(id_number: &str) -> Option<u64> {
+        let b = id_number.as_bytes();
+        if b.len() != 18 {
+            return None;
+        }
+        let mut k = 0u64;
+        for &c in &b[..17] {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            k = k * 10 + u64::from(c - b'0');
+        }
+        let check = match b[17] {
+            c @ b'0'..=b'9' => u64::from(c - b'0'),
+            b'X' => 10,
+            _ => return None,
+        };
+        Some(k * 11 + check)
+    }
+
+    pub fn get(&self, id_number: &str) -> Option<i64> {
+        Self::key(id_number).and_then(|k| self.ids.get(&k).copied())
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    fn add_rows(&mut self, t: &mut dyn Tx, sql: &str, params: &[Value]) -> Result<()> {
+        t.scan_raw(sql, params, &mut |r| {
+            let id = r.int(0)?;
+            if let Some(k) = r.str(1)?.and_then(Self::key) {
+                self.ids.insert(k, id);
+            }
+            self.max_id = self.max_id.max(id);
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// Brings the map up to the table as this transaction sees it: people added since (by
+    /// this run or another) are read by id, and a full read is the fallback (a PostgreSQL
+    /// sequence can commit a lower id after a higher one).
+    pub fn refresh(&mut self, t: &mut dyn Tx) -> Result<()> {
+        let count = |t: &mut dyn Tx| -> Result<i64> {
+            Ok(t.query_one("SELECT COUNT(*) FROM person", &[])?
+                .map(|r| r.int(0))
+                .transpose()?
+                .unwrap_or(0))
+        };
+        let n = count(t)?;
+        if n as usize == self.ids.len() {
+            return Ok(());
+        }
+        let max = self.max_id;
+        self.add_rows(t, "SELECT id, id_number FROM person WHERE id > $1", &[Value::Int(max)])?;
+        if n as usize != self.ids.len() {
+            self.ids.clear();
+            self.max_id = 0;
+            self.add_rows(t, "SELECT id, id_number FROM person", &[])?;
+        }
+        Ok(())
+    }
+}
+
 /// Applies one batch in one transaction. `items` streams the file's validated rows; an `Err`
 /// from it (a read error half-way through a file) aborts the batch and nothing is kept.
 pub fn apply_batch(
@@ -240,7 +327,34 @@ pub fn apply_batch(
     meta: &NewBatch,
     items: &mut dyn Iterator<Item = std::result::Result<Staged, String>>,
 ) -> Result<BatchSummary> {
-    db.tx(|t| apply_batch_in(t, meta, items))
+    db.tx(|t| apply_batch_in(t, meta, items, None))
+}
+
+/// [`apply_batch`] with the importer's [`PersonIds`]: brought up to date inside the
+/// transaction, used to stage known people by id, and given the batch's new people once the
+/// batch has committed (not before: a batch that fails adds nobody).
+pub fn apply_batch_known(
+    db: &Db,
+    meta: &NewBatch,
+    items: &mut dyn Iterator<Item = std::result::Result<Staged, String>>,
+    known: &mut PersonIds,
+) -> Result<BatchSummary> {
+    let (summary, fresh) = db.tx(|t| {
+        known.refresh(t)?;
+        let summary = apply_batch_in(t, meta, items, Some(known))?;
+        let mut fresh = PersonIds::default();
+        if summary.persons_new > 0 {
+            fresh.add_rows(
+                t,
+                "SELECT id, id_number FROM person WHERE first_batch = $1",
+                &[Value::Int(summary.id)],
+            )?;
+        }
+        Ok((summary, fresh))
+    })?;
+    known.max_id = known.max_id.max(fresh.max_id);
+    known.ids.extend(fresh.ids);
+    Ok(summary)
 }
 
 /// [`apply_batch`] inside the caller's transaction, so that a change and the facts it makes
@@ -249,6 +363,7 @@ pub fn apply_batch_in(
     t: &mut dyn Tx,
     meta: &NewBatch,
     items: &mut dyn Iterator<Item = std::result::Result<Staged, String>>,
+    known: Option<&PersonIds>,
 ) -> Result<BatchSummary> {
     let batch_id = t
         .query_one(
@@ -277,10 +392,10 @@ pub fn apply_batch_in(
     t.batch(match t.backend() {
         crate::Backend::Sqlite => {
             "DROP TABLE IF EXISTS temp.staging;
-             CREATE TEMP TABLE staging (row_no BIGINT, id_number TEXT, name TEXT, sex BIGINT, birth_date TEXT, kind TEXT, value TEXT, valid_from TEXT, valid_to TEXT, first_of_person BIGINT)"
+             CREATE TEMP TABLE staging (row_no BIGINT, person_id BIGINT, id_number TEXT, name TEXT, sex BIGINT, birth_date TEXT, kind TEXT, value TEXT, valid_from TEXT, valid_to TEXT, first_of_person BIGINT)"
         }
         crate::Backend::Postgres => {
-            "CREATE TEMP TABLE staging (row_no BIGINT, id_number TEXT, name TEXT, sex BIGINT, birth_date DATE, kind TEXT, value TEXT, valid_from DATE, valid_to DATE, first_of_person BIGINT) ON COMMIT DROP"
+            "CREATE TEMP TABLE staging (row_no BIGINT, person_id BIGINT, id_number TEXT, name TEXT, sex BIGINT, birth_date DATE, kind TEXT, value TEXT, valid_from DATE, valid_to DATE, first_of_person BIGINT) ON COMMIT DROP"
         }
     })?;
 
@@ -292,11 +407,36 @@ pub fn apply_batch_in(
     {
         let mut w = t.bulk("staging", &STAGING_COLS, &STAGING_TYPES)?;
         for item in &mut *items {
-            match item.map_err(StoreError::Aborted)? {
+            let item = item.map_err(StoreError::Aborted)?;
+            let registered = match &item {
+                Staged::Fact(f) => known.and_then(|k| k.get(&f.id_number)),
+                _ => None,
+            };
+            match item {
+                // Someone already registered: the id, and the name only where a 公安 file
+                // may correct it.
+                Staged::Fact(f) if registered.is_some() => w.write(&[
+                    Value::Int(f.row_no),
+                    registered.map(Value::Int).unwrap_or(Value::Null),
+                    Value::Null,
+                    if f.first_of_person {
+                        Value::Text(f.name)
+                    } else {
+                        Value::Null
+                    },
+                    Value::Null,
+                    Value::Null,
+                    Value::text(f.kind),
+                    Value::Text(f.value),
+                    Value::Date(f.valid_from),
+                    Value::opt_date(f.valid_to),
+                    Value::Int(i64::from(f.first_of_person)),
+                ])?,
                 // Only a person's first fact is read for name, sex and birth date (the
                 // person rows); the others carry NULL, which is less to write and to sort.
                 Staged::Fact(f) if !f.first_of_person => w.write(&[
                     Value::Int(f.row_no),
+                    Value::Null,
                     Value::Text(f.id_number),
                     Value::Null,
                     Value::Null,
@@ -309,6 +449,7 @@ pub fn apply_batch_in(
                 ])?,
                 Staged::Fact(f) => w.write(&[
                     Value::Int(f.row_no),
+                    Value::Null,
                     Value::Text(f.id_number),
                     Value::Text(f.name),
                     Value::Int(f.sex),
@@ -381,40 +522,62 @@ pub fn apply_batch_in(
         crate::Backend::Sqlite => "",
         crate::Backend::Postgres => "AND NOT EXISTS (SELECT 1 FROM person p WHERE p.id_number = s.id_number)",
     };
+    // New people are numbered in the order of where they live (the 户籍 code, staged as a
+    // row's first fact; else the ID number, which starts with the issuing county): people of
+    // one village get neighbouring ids, so the facts inserted in person order below also
+    // arrive in nearly the order of the division index, and a village's people share pages.
     let persons_new = t.exec(
         &format!(
             "INSERT INTO person (id_number, name, sex, birth_date, first_batch)
-         SELECT s.id_number, s.name, s.sex, s.birth_date, $1 FROM staging s WHERE s.first_of_person = 1 {known}
+         SELECT s.id_number, s.name, s.sex, s.birth_date, $1 FROM staging s
+         WHERE s.first_of_person = 1 AND s.person_id IS NULL {known}
+         ORDER BY CASE WHEN s.kind = 'hukou' THEN s.value ELSE '' END, s.id_number
          ON CONFLICT (id_number) DO NOTHING"
         ),
         std::slice::from_ref(&b),
     )? as i64;
     lap.mark("persons");
     if meta.department == "gongan" {
-        // 公安 holds the authoritative name.
+        // 公安 holds the authoritative name. People staged by id are matched by id; the
+        // others were inserted just now with the staged name, unless a concurrent batch
+        // registered them first (PostgreSQL), which the second statement covers.
         t.exec(
-            "UPDATE person SET name = s.name FROM (SELECT id_number, name FROM staging WHERE first_of_person = 1) AS s
-             WHERE person.id_number = s.id_number AND person.name <> s.name",
+            "UPDATE person SET name = s.name FROM (SELECT person_id, name FROM staging WHERE first_of_person = 1 AND person_id IS NOT NULL) AS s
+             WHERE person.id = s.person_id AND person.name <> s.name",
             &[],
         )?;
+        if t.backend() == crate::Backend::Postgres {
+            t.exec(
+                "UPDATE person SET name = s.name FROM (SELECT id_number, name FROM staging WHERE first_of_person = 1 AND person_id IS NULL) AS s
+                 WHERE person.id_number = s.id_number AND person.name <> s.name AND person.first_batch <> $1",
+                std::slice::from_ref(&b),
+            )?;
+        }
     }
     // In the order of the unique index (kind first on SQLite, person first on PostgreSQL; see
-    // the migrations): appends, not scattered writes.
+    // the migrations): appends, not scattered writes. Facts of people staged by id need no
+    // join; the others are joined to their person on the ID number.
     let order = match t.backend() {
-        crate::Backend::Sqlite => "s.kind, p.id",
-        crate::Backend::Postgres => "p.id, s.kind",
+        crate::Backend::Sqlite => "kind, pid",
+        crate::Backend::Postgres => "pid, kind",
     };
-    let touched = t.exec(
-        &format!(
-            "INSERT INTO fact (person_id, kind, value, valid_from, valid_to, source, batch_id, recorded_at)
-         SELECT p.id, s.kind, s.value, s.valid_from, s.valid_to, $1, $2, $3
-         FROM staging s JOIN person p ON p.id_number = s.id_number WHERE true ORDER BY {order}
-         ON CONFLICT (kind, source, person_id, valid_from, value)
-         DO UPDATE SET valid_to = excluded.valid_to, ended_by_batch = excluded.batch_id
-         WHERE fact.valid_to IS NULL AND excluded.valid_to IS NOT NULL"
-        ),
-        &[src.clone(), b.clone(), now],
-    )? as i64;
+    let mut touched = 0i64;
+    for from in [
+        "(SELECT s.person_id AS pid, s.* FROM staging s WHERE s.person_id IS NOT NULL)",
+        "(SELECT p.id AS pid, s.* FROM staging s JOIN person p ON p.id_number = s.id_number WHERE s.person_id IS NULL)",
+    ] {
+        touched += t.exec(
+            &format!(
+                "INSERT INTO fact (person_id, kind, value, valid_from, valid_to, source, batch_id, recorded_at)
+             SELECT pid, kind, value, valid_from, valid_to, $1, $2, $3
+             FROM {from} AS n WHERE true ORDER BY {order}
+             ON CONFLICT (kind, source, person_id, valid_from, value)
+             DO UPDATE SET valid_to = excluded.valid_to, ended_by_batch = excluded.batch_id
+             WHERE fact.valid_to IS NULL AND excluded.valid_to IS NOT NULL"
+            ),
+            &[src.clone(), b.clone(), now.clone()],
+        )? as i64;
+    }
     lap.mark("facts");
     let facts_new = t
         .query_one("SELECT COUNT(*) FROM fact WHERE id > $1", std::slice::from_ref(&mx))?

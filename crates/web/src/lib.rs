@@ -1002,6 +1002,7 @@ fn import_uploaded(
         report_dir: None,
         header_overrides: Default::default(),
         fail_at: None,
+        known: None,
     };
     let outcome = yanglao_registry::import::import_file(&app.db, &app.catalogue, path, &opts, &mut |_, _| {})
         .map_err(|e| AppError::BadRequest(format!("导入失败，未做任何改动：{e}")))?;

@@ -786,6 +786,7 @@ pub fn import_path(
         jobs.push((path.to_path_buf(), code.to_string()));
     }
     let mut out = Vec::new();
+    let known = std::sync::Mutex::new(yanglao_store::registry::PersonIds::default());
     for (file, code) in jobs {
         let Some(s) = source(&code) else {
             bail!("未知数据源 {code}")
@@ -798,6 +799,7 @@ pub fn import_path(
             report_dir: Some(files.join("reports")),
             header_overrides: overrides.clone(),
             fail_at: None,
+            known: Some(&known),
         };
         println!("{}（{}）", file.display(), s.title);
         let t = Instant::now();
