@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
+use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Mutex;
 use yanglao_domain::{Catalogue, Division, DivisionCode, DivisionLevel};
 
@@ -86,9 +87,146 @@ pub fn import_file(
     opts: &ImportOptions<'_>,
     on_start: &mut dyn FnMut(Progress, Option<u64>),
 ) -> Result<ImportOutcome, ImportError> {
+    let mut out = import_files(
+        db,
+        catalogue,
+        &[(path, opts)],
+        &mut |_, p, total| on_start(p, total),
+        &mut |_, _| {},
+    );
+    out.pop().unwrap_or_else(|| Err(ImportError::Header("no file".into())))
+}
+
+/// A file hashed, checked against earlier batches, archived and opened on the reading thread.
+enum Prepared {
+    Already(BatchSummary),
+    Ready {
+        meta: NewBatch,
+        progress: Progress,
+        total: Option<u64>,
+    },
+}
+
+/// One file being read on a thread of its own: first what it is, then its rows in chunks.
+struct Reading {
+    prepared: Receiver<Result<Prepared, ImportError>>,
+    rows: Receiver<Vec<Result<Staged, String>>>,
+}
+
+/// Imports several files in order, each as its own batch. While one file's batch is applied
+/// (the database's work, on one core), the next file is hashed, read and validated on the
+/// other core, up to [`READ_AHEAD`] chunks ahead — so reading costs time only where the
+/// database would otherwise wait for it. `on_start(i, …)` is called when file `i`'s batch
+/// begins, `on_done(i, …)` when it has ended.
+#[allow(clippy::type_complexity)]
+pub fn import_files(
+    db: &Db,
+    catalogue: &Catalogue,
+    jobs: &[(&Path, &ImportOptions<'_>)],
+    on_start: &mut dyn FnMut(usize, Progress, Option<u64>),
+    on_done: &mut dyn FnMut(usize, &Result<ImportOutcome, ImportError>),
+) -> Vec<Result<ImportOutcome, ImportError>> {
+    std::thread::scope(|scope| {
+        let start = |i: usize| -> Reading {
+            let (path, opts) = jobs[i];
+            let (ptx, prx) = std::sync::mpsc::sync_channel(1);
+            let (tx, rx) = std::sync::mpsc::sync_channel(READ_AHEAD);
+            scope.spawn(move || read_file(db, catalogue, path, opts, ptx, tx));
+            Reading {
+                prepared: prx,
+                rows: rx,
+            }
+        };
+        let mut results = Vec::with_capacity(jobs.len());
+        let mut current = (!jobs.is_empty()).then(|| start(0));
+        for i in 0..jobs.len() {
+            let Some(reading) = current.take() else { break };
+            // The next file starts being read once this one's rows are all read.
+            let mut next = None;
+            let result = apply_file(
+                db,
+                jobs[i].1,
+                reading,
+                &mut || {
+                    if i + 1 < jobs.len() && next.is_none() {
+                        next = Some(start(i + 1));
+                    }
+                },
+                &mut |p, total| on_start(i, p, total),
+            );
+            current = next.or_else(|| (i + 1 < jobs.len()).then(|| start(i + 1)));
+            on_done(i, &result);
+            results.push(result);
+        }
+        results
+    })
+}
+
+/// The reading thread: hash, look for an earlier batch of the same file, archive, open, then
+/// stream validated rows. Stops early when the receiving side is gone.
+fn read_file(
+    db: &Db,
+    catalogue: &Catalogue,
+    path: &Path,
+    opts: &ImportOptions<'_>,
+    prepared: SyncSender<Result<Prepared, ImportError>>,
+    rows: SyncSender<Vec<Result<Staged, String>>>,
+) {
+    let (mut opened, columns) = match prepare(db, path, opts) {
+        Ok((p, Some(file))) => {
+            if prepared.send(Ok(p)).is_err() {
+                return;
+            }
+            file
+        }
+        Ok((p, None)) => {
+            let _ = prepared.send(Ok(p));
+            return;
+        }
+        Err(e) => {
+            let _ = prepared.send(Err(e));
+            return;
+        }
+    };
+    let row_reader = RowReader {
+        source: opts.source,
+        columns: &columns,
+        catalogue,
+        today: opts.today,
+    };
+    let stream = RowStream {
+        table: &mut opened.table,
+        reader: &row_reader,
+        seen: HashMap::new(),
+        persons: std::collections::HashSet::new(),
+        pending: Vec::new(),
+        failed: false,
+    };
+    let mut chunk = Vec::with_capacity(CHUNK);
+    for item in stream {
+        chunk.push(item);
+        if chunk.len() == CHUNK
+            && rows
+                .send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
+                .is_err()
+        {
+            return;
+        }
+    }
+    let _ = rows.send(chunk);
+}
+
+/// What the batch is to record of the file and, unless it was imported before, the file opened
+/// with its columns resolved (a missing column refuses the file before any row is read).
+#[allow(clippy::type_complexity)]
+fn prepare(
+    db: &Db,
+    path: &Path,
+    opts: &ImportOptions<'_>,
+) -> Result<(Prepared, Option<(reader::Opened, crate::sources::Columns)>), ImportError> {
     let (sha, size) = sha256_file(path).map_err(ReadError::Io)?;
     if let Some(b) = registry::find_batch(db, opts.source.code, &sha)? {
-        return Ok(ImportOutcome::AlreadyImported(b));
+        return Ok((Prepared::Already(b), None));
     }
     let file_name = path
         .file_name()
@@ -106,18 +244,11 @@ pub fn import_file(
         }
         None => None,
     };
-    let mut opened = reader::open(path)?;
+    let opened = reader::open(path)?;
     let columns = opts
         .source
         .resolve(&opened.header, &opts.header_overrides)
         .map_err(ImportError::Header)?;
-    on_start(opened.progress.clone(), opened.progress_total);
-    let row_reader = RowReader {
-        source: opts.source,
-        columns: &columns,
-        catalogue,
-        today: opts.today,
-    };
     let meta = NewBatch {
         source: opts.source.code.to_string(),
         department: opts.source.department.code().to_string(),
@@ -129,43 +260,52 @@ pub fn import_file(
         now: opts.now,
         fail_at: opts.fail_at,
     };
-    // Reading and validating (one core) runs beside the database writes (the other): rows go
-    // over a bounded channel in chunks, so memory stays bounded.
-    let table = &mut opened.table;
-    let batch = std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<Staged, String>>>(8);
-        let reader = &row_reader;
-        scope.spawn(move || {
-            let rows = RowStream {
-                table,
-                reader,
-                seen: HashMap::new(),
-                persons: std::collections::HashSet::new(),
-                pending: Vec::new(),
-                failed: false,
-            };
-            let mut chunk = Vec::with_capacity(CHUNK);
-            for item in rows {
-                chunk.push(item);
-                if chunk.len() == CHUNK
-                    && tx
-                        .send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
-                        .is_err()
-                {
-                    return;
-                }
-            }
-            let _ = tx.send(chunk);
-        });
-        let mut items = rx.into_iter().flatten();
-        match opts.known {
-            Some(known) => {
-                let mut known = known.lock().unwrap_or_else(|e| e.into_inner());
-                registry::apply_batch_known(db, &meta, &mut items, &mut known)
-            }
-            None => registry::apply_batch(db, &meta, &mut items),
+    let prepared = Prepared::Ready {
+        meta,
+        progress: opened.progress.clone(),
+        total: opened.progress_total,
+    };
+    Ok((prepared, Some((opened, columns))))
+}
+
+/// Applies one file's batch from its reading thread's rows; `rows_read` is called once when the
+/// last row has been received.
+fn apply_file(
+    db: &Db,
+    opts: &ImportOptions<'_>,
+    reading: Reading,
+    rows_read: &mut dyn FnMut(),
+    on_start: &mut dyn FnMut(Progress, Option<u64>),
+) -> Result<ImportOutcome, ImportError> {
+    let prepared = reading
+        .prepared
+        .recv()
+        .map_err(|_| ImportError::Header("读取线程意外结束".into()))??;
+    let (meta, progress, total) = match prepared {
+        Prepared::Already(b) => return Ok(ImportOutcome::AlreadyImported(b)),
+        Prepared::Ready { meta, progress, total } => (meta, progress, total),
+    };
+    // Read ahead while an earlier file was applied: the same file may have been imported by
+    // it (two copies in one delivery).
+    if let Some(b) = registry::find_batch(db, &meta.source, &meta.sha256)? {
+        return Ok(ImportOutcome::AlreadyImported(b));
+    }
+    on_start(progress, total);
+    let mut items = reading
+        .rows
+        .into_iter()
+        .chain(std::iter::from_fn(|| {
+            rows_read();
+            None
+        }))
+        .flatten();
+    let batch = match opts.known {
+        Some(known) => {
+            let mut known = known.lock().unwrap_or_else(|e| e.into_inner());
+            registry::apply_batch_known(db, &meta, &mut items, &mut known)
         }
-    })?;
+        None => registry::apply_batch(db, &meta, &mut items),
+    }?;
     let mut reports = Vec::new();
     if batch.rows_bad + batch.rows_duplicate > 0 {
         if let Some(dir) = &opts.report_dir {
@@ -174,6 +314,10 @@ pub fn import_file(
     }
     Ok(ImportOutcome::Applied { batch, reports })
 }
+
+/// Chunks of rows a file may be read ahead of its batch (each [`CHUNK`] rows' facts, issues
+/// and row ends): about a million items, a few hundred MB at most.
+const READ_AHEAD: usize = 256;
 
 /// Rows handed from the reading thread to the writing one at a time.
 const CHUNK: usize = 4096;

@@ -22,7 +22,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use yanglao_domain::catalogue::builtin;
 use yanglao_domain::{Catalogue, DivisionCode};
-use yanglao_registry::import::{import_file, import_villages, ImportOptions, ImportOutcome};
+use yanglao_registry::import::{import_files, import_villages, ImportOptions, ImportOutcome};
 use yanglao_registry::reader::Progress;
 use yanglao_registry::sources::{source, SOURCES};
 use yanglao_registry::synth::{generate, read_manifest, GenOptions};
@@ -785,13 +785,17 @@ pub fn import_path(
         };
         jobs.push((path.to_path_buf(), code.to_string()));
     }
-    let mut out = Vec::new();
     let known = std::sync::Mutex::new(yanglao_store::registry::PersonIds::default());
-    for (file, code) in jobs {
-        let Some(s) = source(&code) else {
+    let mut sources = Vec::with_capacity(jobs.len());
+    for (_, code) in &jobs {
+        let Some(s) = source(code) else {
             bail!("未知数据源 {code}")
         };
-        let opts = ImportOptions {
+        sources.push(s);
+    }
+    let options: Vec<ImportOptions> = sources
+        .iter()
+        .map(|s| ImportOptions {
             source: s,
             today,
             now: Utc::now(),
@@ -800,46 +804,79 @@ pub fn import_path(
             header_overrides: overrides.clone(),
             fail_at: None,
             known: Some(&known),
-        };
-        println!("{}（{}）", file.display(), s.title);
-        let t = Instant::now();
-        let mut bar: Option<Bar> = None;
-        let result = import_file(db, &catalogue, &file, &opts, &mut |p, total| {
-            if show_progress {
-                bar = Some(Bar::start(p, total));
-            }
-        });
-        if let Some(b) = bar {
-            b.finish();
+        })
+        .collect();
+    let work: Vec<(&Path, &ImportOptions)> = jobs.iter().map(|(f, _)| f.as_path()).zip(options.iter()).collect();
+    // Each file's line is printed when its batch begins; the next file is already being read.
+    // Both callbacks share the bar and the clock.
+    let bar: std::cell::RefCell<Option<Bar>> = std::cell::RefCell::new(None);
+    let started: std::cell::Cell<Option<(usize, Instant)>> = std::cell::Cell::new(None);
+    let announce = |i: usize| {
+        if started.get().is_none_or(|(j, _)| j != i) {
+            println!("{}（{}）", jobs[i].0.display(), sources[i].title);
+            started.set(Some((i, Instant::now())));
         }
-        let outcome = result.with_context(|| format!("导入 {}", file.display()))?;
-        match &outcome {
-            ImportOutcome::AlreadyImported(b) => {
-                println!("  该文件已于批次 #{} 导入（SHA-256 相同），未做任何改动。", b.id)
+    };
+    let mut report: Result<()> = Ok(());
+    let results = import_files(
+        db,
+        &catalogue,
+        &work,
+        &mut |i, p, total| {
+            announce(i);
+            if show_progress {
+                *bar.borrow_mut() = Some(Bar::start(p, total));
             }
-            ImportOutcome::Applied { batch: b, reports } => {
-                let secs = t.elapsed().as_secs_f64();
-                println!(
-                    "  批次 #{}：{} 行，成功 {}，问题行 {}，重复 {}；新增人员 {}，新增信息 {}，终止信息 {}，部门间不一致 {}；{:.1}s（{:.0} 行/秒，编码 {}）",
-                    b.id, b.rows_total, b.rows_ok, b.rows_bad, b.rows_duplicate, b.persons_new, b.facts_new, b.facts_ended, b.conflicts, secs,
-                    b.rows_total as f64 / secs.max(1e-9), b.encoding
-                );
-                if b.rows_bad > 0 {
-                    for i in registry::batch_issues(db, b.id, 5, 0)?
-                        .iter()
-                        .filter(|i| i.severity == registry::Severity::Error)
-                    {
-                        println!("    第{}行 {}「{}」：{}", i.row_no, i.column, i.value, i.reason);
-                    }
-                    for r in reports {
-                        println!("  问题报告：{}", r.display());
-                    }
+        },
+        &mut |i, result| {
+            announce(i);
+            if let Some(b) = bar.borrow_mut().take() {
+                b.finish();
+            }
+            let secs = started.get().map(|(_, t)| t.elapsed().as_secs_f64()).unwrap_or(0.0);
+            if report.is_ok() {
+                report = print_outcome(db, result, secs);
+            }
+        },
+    );
+    report?;
+    let mut out = Vec::with_capacity(results.len());
+    for (result, (file, _)) in results.into_iter().zip(&jobs) {
+        out.push(result.with_context(|| format!("导入 {}", file.display()))?);
+    }
+    Ok(out)
+}
+
+fn print_outcome(
+    db: &Db,
+    result: &Result<ImportOutcome, yanglao_registry::import::ImportError>,
+    secs: f64,
+) -> Result<()> {
+    match result {
+        Err(e) => println!("  导入失败，该文件未做任何改动：{e}"),
+        Ok(ImportOutcome::AlreadyImported(b)) => {
+            println!("  该文件已于批次 #{} 导入（SHA-256 相同），未做任何改动。", b.id)
+        }
+        Ok(ImportOutcome::Applied { batch: b, reports }) => {
+            println!(
+                "  批次 #{}：{} 行，成功 {}，问题行 {}，重复 {}；新增人员 {}，新增信息 {}，终止信息 {}，部门间不一致 {}；{:.1}s（{:.0} 行/秒，编码 {}）",
+                b.id, b.rows_total, b.rows_ok, b.rows_bad, b.rows_duplicate, b.persons_new, b.facts_new, b.facts_ended, b.conflicts, secs,
+                b.rows_total as f64 / secs.max(1e-9), b.encoding
+            );
+            if b.rows_bad > 0 {
+                for i in registry::batch_issues(db, b.id, 5, 0)?
+                    .iter()
+                    .filter(|i| i.severity == registry::Severity::Error)
+                {
+                    println!("    第{}行 {}「{}」：{}", i.row_no, i.column, i.value, i.reason);
+                }
+                for r in reports {
+                    println!("  问题报告：{}", r.display());
                 }
             }
         }
-        out.push(outcome);
     }
-    Ok(out)
+    Ok(())
 }
 
 fn serve(db: Db, addr: SocketAddr, files: Option<PathBuf>) -> Result<()> {
