@@ -7,13 +7,12 @@ use std::fs::File;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::Mutex;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
-use std::sync::mpsc::{Receiver, SyncSender};
-use std::sync::Mutex;
 use yanglao_domain::{Catalogue, Division, DivisionCode, DivisionLevel};
-
 use yanglao_store::registry::{
     self, BatchSummary, FailAt, NewBatch, PersonIds, RowIssue, Severity, Staged, StagedFact,
 };
@@ -94,7 +93,9 @@ pub fn import_file(
         &mut |_, p, total| on_start(p, total),
         &mut |_, _| {},
     );
-    out.pop().unwrap_or_else(|| Err(ImportError::Header("no file".into())))
+    // One job in, one result out.
+    out.pop()
+        .unwrap_or_else(|| Err(ReadError::Io(std::io::Error::other("没有要导入的文件")).into()))
 }
 
 /// A file hashed, checked against earlier batches, archived and opened on the reading thread.
@@ -280,7 +281,7 @@ fn apply_file(
     let prepared = reading
         .prepared
         .recv()
-        .map_err(|_| ImportError::Header("读取线程意外结束".into()))??;
+        .map_err(|_| ReadError::Io(std::io::Error::other("读取线程意外结束")))??;
     let (meta, progress, total) = match prepared {
         Prepared::Already(b) => return Ok(ImportOutcome::AlreadyImported(b)),
         Prepared::Ready { meta, progress, total } => (meta, progress, total),

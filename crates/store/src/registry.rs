@@ -178,6 +178,14 @@ pub fn batch_issues(db: &Db, batch_id: i64, limit: i64, offset: i64) -> Result<V
     .collect()
 }
 
+/// The one integer a query answers inside a transaction (0 for no row).
+fn int_in(t: &mut dyn Tx, sql: &str, params: &[Value]) -> Result<i64> {
+    t.query_one(sql, params)?
+        .map(|r| r.int(0))
+        .transpose()
+        .map(|v| v.unwrap_or(0))
+}
+
 /// Facts held in memory before they are written: a few hundred MB at most, whatever the file's
 /// size (a larger file is written in several segments within the same transaction).
 const SEGMENT_FACTS: usize = 1 << 22;
@@ -268,11 +276,7 @@ fn write_segment(
             let (a, b) = (&seg.people[x], &seg.people[y]);
             (a.place.as_str(), a.id_number.as_str()).cmp(&(b.place.as_str(), b.id_number.as_str()))
         });
-        let max_person = t
-            .query_one("SELECT COALESCE(MAX(id), 0) FROM person", &[])?
-            .map(|r| r.int(0))
-            .transpose()?
-            .unwrap_or(0);
+        let max_person = int_in(t, "SELECT COALESCE(MAX(id), 0) FROM person", &[])?;
         {
             let mut w = t.bulk(
                 "staging_person",
@@ -495,13 +499,7 @@ impl PersonIds {
     /// this run or another) are read by id, and a full read is the fallback (a PostgreSQL
     /// sequence can commit a lower id after a higher one).
     pub fn refresh(&mut self, t: &mut dyn Tx) -> Result<()> {
-        let count = |t: &mut dyn Tx| -> Result<i64> {
-            Ok(t.query_one("SELECT COUNT(*) FROM person", &[])?
-                .map(|r| r.int(0))
-                .transpose()?
-                .unwrap_or(0))
-        };
-        let n = count(t)?;
+        let n = int_in(t, "SELECT COUNT(*) FROM person", &[])?;
         if n as usize == self.ids.len() {
             return Ok(());
         }
@@ -537,19 +535,14 @@ pub fn apply_batch_known(
 ) -> Result<BatchSummary> {
     let (summary, fresh) = db.tx(|t| {
         known.refresh(t)?;
-        let summary = apply_batch_in(t, meta, items, Some(known))?;
-        let mut fresh = PersonIds::default();
-        if summary.persons_new > 0 {
-            fresh.add_rows(
-                t,
-                "SELECT id, id_number FROM person WHERE first_batch = $1",
-                &[Value::Int(summary.id)],
-            )?;
-        }
-        Ok((summary, fresh))
+        apply_batch_resolving(t, meta, items, Some(known))
     })?;
-    known.max_id = known.max_id.max(fresh.max_id);
-    known.ids.extend(fresh.ids);
+    for (id_number, id) in fresh {
+        if let Some(k) = PersonIds::key(&id_number) {
+            known.ids.insert(k, id);
+        }
+        known.max_id = known.max_id.max(id);
+    }
     Ok(summary)
 }
 
@@ -561,6 +554,18 @@ pub fn apply_batch_in(
     items: &mut dyn Iterator<Item = std::result::Result<Staged, String>>,
     known: Option<&PersonIds>,
 ) -> Result<BatchSummary> {
+    apply_batch_resolving(t, meta, items, known).map(|(summary, _)| summary)
+}
+
+/// [`apply_batch_in`], also returning the ID number → id of everyone the batch resolved by
+/// registering them (or finding them registered), which the importer's map takes after the
+/// commit.
+fn apply_batch_resolving(
+    t: &mut dyn Tx,
+    meta: &NewBatch,
+    items: &mut dyn Iterator<Item = std::result::Result<Staged, String>>,
+    known: Option<&PersonIds>,
+) -> Result<(BatchSummary, std::collections::HashMap<String, i64>)> {
     let batch_id = t
         .query_one(
             "INSERT INTO import_batch (source, department, file_name, sha256, size_bytes, encoding, archive_path, started_at)
@@ -580,8 +585,9 @@ pub fn apply_batch_in(
         .int(0)?;
 
     if t.backend() == crate::Backend::Postgres {
-        // The anti-join of new people with person runs in memory (4 MB, the default, spills
-        // a large batch's to temporary files). Until the transaction ends.
+        // The joins of the follow-up statements (supersession, deaths, conflicts) run in
+        // memory (4 MB, the default, spills a large batch's to temporary files). Until the
+        // transaction ends.
         t.batch("SET LOCAL work_mem = '256MB'")?;
     }
     t.batch(match t.backend() {
@@ -605,11 +611,7 @@ pub fn apply_batch_in(
     };
     let (b, src) = (ctx.batch.clone(), ctx.source.clone());
     // Facts are numbered in insertion order: everything this batch adds has an id above this.
-    let max_before = t
-        .query_one("SELECT COALESCE(MAX(id), 0) FROM fact", &[])?
-        .map(|r| r.int(0))
-        .transpose()?
-        .unwrap_or(0);
+    let max_before = int_in(t, "SELECT COALESCE(MAX(id), 0) FROM fact", &[])?;
     let mx = Value::Int(max_before);
 
     // The file's facts are gathered in memory a segment at a time, their people resolved to
@@ -675,7 +677,6 @@ pub fn apply_batch_in(
     let (p, n) = write_segment(t, &mut seg, &mut batch_people, &ctx, &mut lap)?;
     persons_new += p;
     touched += n;
-    drop(batch_people);
     {
         let mut w = t.bulk("import_error", &ISSUE_COLS, &ISSUE_TYPES)?;
         for i in issues {
@@ -691,11 +692,7 @@ pub fn apply_batch_in(
         w.finish()?;
         lap.mark("issues");
     }
-    let facts_new = t
-        .query_one("SELECT COUNT(*) FROM fact WHERE id > $1", std::slice::from_ref(&mx))?
-        .map(|r| r.int(0))
-        .transpose()?
-        .unwrap_or(0);
+    let facts_new = int_in(t, "SELECT COUNT(*) FROM fact WHERE id > $1", std::slice::from_ref(&mx))?;
     lap.mark("count");
     if t.backend() == crate::Backend::Postgres && facts_new > 100_000 {
         // Large batches change the table's shape: refresh the statistics the next
@@ -853,7 +850,7 @@ pub fn apply_batch_in(
     let row = t
         .query_one(&format!("SELECT {BATCH_COLS} FROM import_batch WHERE id = $1"), &[b])?
         .ok_or_else(|| StoreError::Aborted("batch vanished".into()))?;
-    batch_from(&row)
+    Ok((batch_from(&row)?, batch_people))
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -165,7 +165,6 @@ fn work_lists_explanations_and_simulation_pages_on_both_databases() {
         let x = rt.block_on(send(&app, get("/work/export.xlsx?division=150400&kind=amount", None)));
         assert_eq!(x.status, StatusCode::OK, "{}", t.name);
         {
-            use calamine::Reader;
             let mut book: calamine::Xlsx<_> =
                 calamine::open_workbook_from_rs(std::io::Cursor::new(x.bytes.clone())).expect("xlsx");
             let sheet = book.worksheet_range("工作清单").expect("sheet");
