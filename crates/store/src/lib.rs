@@ -315,8 +315,8 @@ impl Db {
                 (6, include_str!("../migrations/sqlite/0006_ltc.sql")),
                 (7, include_str!("../migrations/sqlite/0007_accounts_audit.sql")),
                 (8, include_str!("../migrations/sqlite/0008_visits.sql")),
-                // 9 was a measured import speed-up that replaced foreign keys; withdrawn before
-                // release (BENCHMARKS.md, registry import).
+                // 9 was an earlier form of PostgreSQL's 11, withdrawn before release; 11 is
+                // PostgreSQL only (SQLite keeps its foreign keys; BENCHMARKS.md, registry import).
                 (10, include_str!("../migrations/sqlite/0010_visitor_account.sql")),
             ],
             Backend::Postgres => &[
@@ -329,6 +329,10 @@ impl Db {
                 (7, include_str!("../migrations/postgres/0007_accounts_audit.sql")),
                 (8, include_str!("../migrations/postgres/0008_visits.sql")),
                 (10, include_str!("../migrations/postgres/0010_visitor_account.sql")),
+                (
+                    11,
+                    include_str!("../migrations/postgres/0011_fact_reference_checks.sql"),
+                ),
             ],
         };
         self.tx(|t| {

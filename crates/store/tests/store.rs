@@ -168,3 +168,153 @@ fn supersession_holds_whatever_order_facts_arrive_in() {
         }
     }
 }
+
+/// A source's first batch takes a shorter way (facts written without a key check on
+/// PostgreSQL, the supersession query skipped when no person has two dates of one kind): the
+/// registry must come out the same whatever the batch's segments, and the same as through the
+/// checked way a source's later batches take.
+#[test]
+fn a_fresh_sources_batch_gives_the_same_registry_in_any_segments() {
+    let (a, b, c) = ("11010519491231002X", "440524188001010014", "110105194912310029");
+    let items = || {
+        vec![
+            Ok(fact(1, a, "hukou", "150102001201", d(2000, 1, 1))),
+            Ok(fact(1, a, "residence", "150102001201", d(2000, 1, 1))),
+            Ok(Staged::RowDone { ok: true }),
+            Ok(fact(2, b, "hukou", "150203001201", d(2005, 3, 1))),
+            Ok(Staged::RowDone { ok: true }),
+            Ok(fact(3, a, "hukou", "150203001201", d(2010, 1, 1))),
+            Ok(Staged::RowDone { ok: true }),
+            Ok(fact(4, c, "pension", "P2015", d(2015, 1, 1))),
+            Ok(fact(5, c, "pension", "P2019", d(2019, 7, 1))),
+            Ok(Staged::RowDone { ok: true }),
+        ]
+    };
+    type Row = (String, String, String, NaiveDate, Option<NaiveDate>, bool);
+    let registry_of = |db: &yanglao_store::Db, dept: &str, batch: i64| -> Vec<Row> {
+        db.query(
+            "SELECT p.id_number, f.kind, f.value, f.valid_from, f.valid_to, f.ended_by_batch FROM fact f
+             JOIN person p ON p.id = f.person_id WHERE f.source = $1 AND f.batch_id = $2
+             ORDER BY p.id_number, f.kind, f.valid_from",
+            &[Value::text(dept), Value::Int(batch)],
+        )
+        .expect("facts")
+        .iter()
+        .map(|r| {
+            Ok((
+                r.text(0)?,
+                r.text(1)?,
+                r.text(2)?,
+                r.date(3)?,
+                r.opt_date(4)?,
+                r.opt_int(5)? == Some(batch),
+            ))
+        })
+        .collect::<yanglao_store::Result<Vec<Row>>>()
+        .expect("rows")
+    };
+    for t in testing::all() {
+        let mut results: Vec<(String, Vec<Row>)> = Vec::new();
+        for (k, size) in [1usize, 2, 3, 5, 1 << 22].into_iter().enumerate() {
+            yanglao_store::registry::set_segment_facts(size);
+            let dept = format!("dept{k}");
+            let mut m = meta(&format!("fresh{k}"), None);
+            m.department = dept.clone();
+            let batch = apply_batch(&t.db, &m, &mut items().into_iter()).expect("fresh batch");
+            assert_eq!(
+                (batch.facts_new, batch.facts_ended),
+                (6, 2),
+                "{} segments of {size}",
+                t.name
+            );
+            results.push((
+                format!("fresh, segments of {size}"),
+                registry_of(&t.db, &dept, batch.id),
+            ));
+        }
+        yanglao_store::registry::set_segment_facts(1 << 22);
+        // The same through the checked way: the source has a fact already.
+        let mut m = meta("checked-first", None);
+        m.department = "checked".into();
+        let z = "440524188001010022";
+        apply_batch(
+            &t.db,
+            &m,
+            &mut vec![Ok(fact(1, z, "pension", "P", d(2001, 1, 1)))].into_iter(),
+        )
+        .expect("first");
+        let mut m = meta("checked", None);
+        m.department = "checked".into();
+        let batch = apply_batch(&t.db, &m, &mut items().into_iter()).expect("checked batch");
+        let checked = registry_of(&t.db, "checked", batch.id);
+        let ended: Vec<(&str, &str, NaiveDate)> = checked
+            .iter()
+            .filter(|r| r.5)
+            .map(|r| (r.0.as_str(), r.2.as_str(), r.4.expect("ended")))
+            .collect();
+        assert_eq!(
+            ended,
+            vec![(c, "P2015", d(2019, 7, 1)), (a, "150102001201", d(2010, 1, 1))],
+            "{}: the earlier 户籍 and pension end where the later start",
+            t.name
+        );
+        for (label, got) in results {
+            assert_eq!(got, checked, "{}: {label}", t.name);
+        }
+    }
+}
+
+/// Every fact names a registered person and an existing batch, and neither goes away: declared
+/// foreign keys on SQLite, per-statement checks on PostgreSQL (migration 0011), same SQLSTATE.
+#[test]
+fn facts_reference_registered_people_and_batches() {
+    let id = "11010519491231002X";
+    for t in testing::all() {
+        let mut items = vec![Ok(fact(1, id, "hukou", "150102001201", d(2000, 1, 1)))].into_iter();
+        let b = apply_batch(&t.db, &meta("refs", None), &mut items).expect("apply");
+        let p = yanglao_store::registry::person_by_id_number(&t.db, id)
+            .expect("q")
+            .expect("person");
+        let insert = "INSERT INTO fact (person_id, kind, value, valid_from, source, batch_id, recorded_at)
+                      VALUES ($1, 'hukou', '150102001202', $2, 'gongan', $3, $4)";
+        let now = Value::Time(chrono::Utc::now());
+        let day = Value::Date(d(2001, 1, 1));
+        for (who, batch, why) in [
+            (p.id + 1000, b.id, "a person who is not registered"),
+            (p.id, b.id + 1000, "a batch that does not exist"),
+        ] {
+            let err =
+                t.db.exec(insert, &[Value::Int(who), day.clone(), Value::Int(batch), now.clone()])
+                    .expect_err(why);
+            assert!(
+                err.to_string().to_lowercase().contains("foreign key"),
+                "{}: {why}: {err}",
+                t.name
+            );
+        }
+        t.db.exec(insert, &[Value::Int(p.id), day.clone(), Value::Int(b.id), now.clone()])
+            .expect("a fact naming both is taken");
+        for (sql, why) in [
+            ("DELETE FROM person WHERE id = $1", "a registered person is kept"),
+            (
+                "UPDATE fact SET person_id = person_id + 1000 WHERE person_id = $1",
+                "a fact keeps its person",
+            ),
+        ] {
+            assert!(t.db.exec(sql, &[Value::Int(p.id)]).is_err(), "{}: {why}", t.name);
+        }
+        assert!(
+            t.db.exec("DELETE FROM import_batch WHERE id = $1", &[Value::Int(b.id)])
+                .is_err(),
+            "{}: a batch its facts name is kept",
+            t.name
+        );
+        let n =
+            t.db.query_one("SELECT COUNT(*) FROM fact", &[])
+                .expect("q")
+                .expect("row")
+                .int(0)
+                .expect("n");
+        assert_eq!(n, 2, "{}", t.name);
+    }
+}
