@@ -5,7 +5,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
-use chrono::{NaiveDate, Utc};
+use chrono::{Datelike, NaiveDate, Utc};
 use yanglao_domain::{DivisionCode, Fen};
 use yanglao_entitlements::engine::AppliedVersion;
 use yanglao_entitlements::receipts::{import_receipts, ReceiptError};
@@ -15,7 +15,7 @@ use yanglao_entitlements::snapshot::Snapshot;
 use yanglao_registry::synth::GenOptions;
 use yanglao_store::entitlements::{person_entitlements, scan_entitlements, work_items, WorkQuery};
 use yanglao_store::testing::{self, TempDir};
-use yanglao_store::{divisions, Db};
+use yanglao_store::{divisions, Db, Value};
 
 fn d(y: i32, m: u32, day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, day).expect("date")
@@ -138,11 +138,27 @@ fn run_rerun_explain_receipts_and_simulation_on_both_databases() {
             );
         }
 
-        // An 80+ person: 高龄津贴 with the amount and the reason in words.
-        let (old_pid, _) = stored
+        // A person of 80–99: 高龄津贴 with the amount and the reason in words (a centenarian's
+        // is 600 元, so the person is chosen by age, not by whoever the map yields first).
+        let born_after = as_of().with_year(as_of().year() - 100).expect("date");
+        let mut recipients: Vec<i64> = stored
             .iter()
-            .find(|(_, items)| items.contains("gaoling-jintie"))
-            .expect("someone gets 高龄津贴");
+            .filter(|(_, items)| items.contains("gaoling-jintie"))
+            .map(|(pid, _)| *pid)
+            .collect();
+        recipients.sort_unstable();
+        let old_pid = recipients
+            .iter()
+            .find(|pid| {
+                let born = db
+                    .query_one("SELECT birth_date FROM person WHERE id = $1", &[Value::Int(**pid)])
+                    .expect("q")
+                    .expect("person")
+                    .date(0)
+                    .expect("date");
+                born > born_after
+            })
+            .expect("someone of 80–99 gets 高龄津贴");
         let e = explain_person(db, &cat, &rules, *old_pid, as_of()).expect("explain");
         let gaoling = e.items.iter().find(|i| i.item_code == "gaoling-jintie").expect("item");
         assert!(gaoling.sentence.contains("年满80周岁"), "{}", gaoling.sentence);

@@ -260,20 +260,30 @@ struct BatchCtx {
     source: Value,
     now: Value,
     gongan: bool,
-    /// The source had no facts before this batch (its first delivery): a new fact can then
-    /// meet an earlier one of the same key, or be superseded, only inside the batch, which
-    /// the segments see for themselves (see [`SegmentsSeen`]).
-    fresh: bool,
+    /// The kinds of fact the source had before this batch. A fact of any other kind (its
+    /// first delivery of that kind) can meet one of the same key, or be superseded, only
+    /// inside the batch, which the segments see for themselves (see [`SegmentsSeen`]).
+    held_kinds: Vec<String>,
+    /// The importer's map of registered people is exact for this transaction (brought up to
+    /// date under the registration lock): everyone it does not hold is new.
+    exact_people: bool,
 }
 
-/// What the segments of a batch learn about each other, for a fresh source's batch.
+impl BatchCtx {
+    fn fresh(&self, kind: &str) -> bool {
+        !self.held_kinds.iter().any(|k| k == kind)
+    }
+}
+
+/// What the segments of a batch learn about each other, for its facts of fresh kinds.
 #[derive(Default)]
 struct SegmentsSeen {
     /// People with facts in the batch's earlier segments, sorted: a fact of theirs may meet
     /// one written before, so it takes the path that checks the key.
     people: Vec<i64>,
     /// Some person has two facts of one kind at different dates in the batch (or may have,
-    /// across segments): the supersession query must run.
+    /// across segments), or the batch has facts of a kind the source held before: the
+    /// supersession query must run.
     supersession: bool,
 }
 
@@ -300,65 +310,14 @@ fn write_segment(
             let (a, b) = (&seg.people[x], &seg.people[y]);
             (a.place.as_str(), a.id_number.as_str()).cmp(&(b.place.as_str(), b.id_number.as_str()))
         });
-        let max_person = int_in(t, "SELECT COALESCE(MAX(id), 0) FROM person", &[])?;
-        {
-            let mut w = t.bulk(
-                "staging_person",
-                &["id_number", "name", "sex", "birth_date"],
-                &[ColType::Text, ColType::Text, ColType::Int, ColType::Date],
-            )?;
-            for &i in &order {
-                let p = &seg.people[i];
-                w.write(&[
-                    Value::text(&p.id_number),
-                    Value::text(&p.name),
-                    Value::Int(p.sex),
-                    Value::Date(p.birth_date),
-                ])?;
-            }
-            w.finish()?;
-        }
-        // The ON CONFLICT is for someone registered meanwhile by a concurrent batch
-        // (PostgreSQL), or by a caller without the importer's map.
-        persons_new = t.exec(
-            "INSERT INTO person (id_number, name, sex, birth_date, first_batch)
-             SELECT id_number, name, sex, birth_date, $1 FROM staging_person WHERE true
-             ON CONFLICT (id_number) DO NOTHING",
-            std::slice::from_ref(&ctx.batch),
-        )? as i64;
-        // Everyone registered now has an id above the largest before (SQLite numbers rows
-        // from the largest; a PostgreSQL sequence never goes back): one range read. Where
-        // some were registered before, they are found by their ID numbers.
-        let resolve = if persons_new as usize == seg.people.len() {
-            "SELECT id, id_number FROM person WHERE id > $1"
+        lap.mark("newcomers-ordered");
+        if ctx.exact_people {
+            persons_new = register_new_people(t, &seg.people, &order, &mut ids, ctx)?;
         } else {
-            "SELECT p.id, p.id_number FROM staging_person s JOIN person p ON p.id_number = s.id_number WHERE $1 >= 0"
-        };
-        let mut found = 0usize;
-        t.scan_raw(resolve, &[Value::Int(max_person)], &mut |r| {
-            if let Some(&i) = r.str(1)?.and_then(|n| seg.index.get(n)) {
-                if ids[i as usize] == 0 {
-                    found += 1;
-                }
-                ids[i as usize] = r.int(0)?;
-            }
-            Ok(())
-        })?;
-        if found != seg.people.len() {
-            return Err(StoreError::Aborted(format!(
-                "{} of {} new people have no id after registration",
-                seg.people.len() - found,
-                seg.people.len()
-            )));
+            lock_registration(t)?;
+            persons_new = register_people(t, &seg, &order, &mut ids, ctx)?;
         }
-        if ctx.gongan && (persons_new as usize) < seg.people.len() {
-            // 公安 holds the authoritative name, also of those registered before.
-            t.exec(
-                "UPDATE person SET name = s.name FROM staging_person s WHERE person.id_number = s.id_number AND person.name <> s.name",
-                &[],
-            )?;
-        }
-        t.batch("DELETE FROM staging_person")?;
+        lap.mark("newcomers-written");
         for (p, id) in seg.people.iter().zip(&ids) {
             batch_people.insert(p.id_number.clone(), *id);
         }
@@ -396,13 +355,14 @@ fn write_segment(
             order.sort_unstable_by(|a, b| (a.0, a.1.kind, a.1.valid_from).cmp(&(b.0, b.1.kind, b.1.valid_from)))
         }
     }
-    // A fresh source's facts need no key check against the table, except those of people who
-    // had facts in an earlier segment; inside the segment, equal keys are neighbours in this
-    // order. Written straight into the fact table on PostgreSQL (its `INSERT … ON CONFLICT`
-    // from staging cost twice a `COPY`); SQLite's single `INSERT … SELECT` from staging is
-    // faster than any per-row statement, so it keeps that path.
+    // Facts of a kind new to the source need no key check against the table, except those of
+    // people who had facts in an earlier segment; inside the segment, equal keys are
+    // neighbours in this order. Written straight into the fact table on PostgreSQL (its
+    // `INSERT … ON CONFLICT` from staging cost twice a `COPY`); SQLite's single
+    // `INSERT … SELECT` from staging is faster than any per-row statement, so it keeps that
+    // path.
     let mut direct: Vec<bool> = vec![false; order.len()];
-    if ctx.fresh {
+    {
         let same_key = order
             .windows(2)
             .any(|w| (w[0].0, w[0].1.kind, w[0].1.valid_from) == (w[1].0, w[1].1.kind, w[1].1.valid_from));
@@ -413,19 +373,18 @@ fn write_segment(
             seen.supersession = true;
         }
         let mut here: Vec<i64> = Vec::with_capacity(order.len());
-        for (i, (p, _)) in order.iter().enumerate() {
+        for (i, (p, f)) in order.iter().enumerate() {
             let before = seen.people.binary_search(p).is_ok();
-            if before {
+            let fresh = ctx.fresh(f.kind);
+            if before || !fresh {
                 seen.supersession = true;
             }
-            direct[i] = !before && !same_key && t.backend() == crate::Backend::Postgres;
+            direct[i] = fresh && !before && !same_key && t.backend() == crate::Backend::Postgres;
             here.push(*p);
         }
         here.sort_unstable();
         here.dedup();
         seen.people = merge_sorted(&seen.people, &here);
-    } else {
-        seen.supersession = true;
     }
     let mut touched = 0i64;
     let direct_count = direct.iter().filter(|d| **d).count();
@@ -501,6 +460,158 @@ fn write_segment(
     t.batch("DELETE FROM staging_fact")?;
     lap.mark("facts");
     Ok((persons_new, touched))
+}
+
+/// Registers a segment's newcomers whom the batch cannot know to be new (no exact map): those
+/// registered meanwhile are found by their ID numbers. Fills `ids`; returns how many were new.
+fn register_people(
+    t: &mut dyn Tx,
+    seg: &Segment,
+    order: &[usize],
+    ids: &mut [i64],
+    ctx: &BatchCtx,
+) -> Result<i64> {
+    let max_person = int_in(t, "SELECT COALESCE(MAX(id), 0) FROM person", &[])?;
+    {
+        let mut w = t.bulk(
+            "staging_person",
+            &["id_number", "name", "sex", "birth_date"],
+            &[ColType::Text, ColType::Text, ColType::Int, ColType::Date],
+        )?;
+        for &i in order {
+            let p = &seg.people[i];
+            w.write(&[
+                Value::text(&p.id_number),
+                Value::text(&p.name),
+                Value::Int(p.sex),
+                Value::Date(p.birth_date),
+            ])?;
+        }
+        w.finish()?;
+    }
+    // The ON CONFLICT is for someone registered meanwhile by a concurrent batch
+    // (PostgreSQL), or by a caller without the importer's map.
+    let persons_new = t.exec(
+        "INSERT INTO person (id_number, name, sex, birth_date, first_batch)
+         SELECT id_number, name, sex, birth_date, $1 FROM staging_person WHERE true
+         ON CONFLICT (id_number) DO NOTHING",
+        std::slice::from_ref(&ctx.batch),
+    )? as i64;
+    // Everyone registered now has an id above the largest before (SQLite numbers rows
+    // from the largest; a PostgreSQL sequence never goes back): one range read. Where
+    // some were registered before, they are found by their ID numbers.
+    let resolve = if persons_new as usize == seg.people.len() {
+        "SELECT id, id_number FROM person WHERE id > $1"
+    } else {
+        "SELECT p.id, p.id_number FROM staging_person s JOIN person p ON p.id_number = s.id_number WHERE $1 >= 0"
+    };
+    let mut found = 0usize;
+    t.scan_raw(resolve, &[Value::Int(max_person)], &mut |r| {
+        if let Some(&i) = r.str(1)?.and_then(|n| seg.index.get(n)) {
+            if ids[i as usize] == 0 {
+                found += 1;
+            }
+            ids[i as usize] = r.int(0)?;
+        }
+        Ok(())
+    })?;
+    if found != seg.people.len() {
+        return Err(StoreError::Aborted(format!(
+            "{} of {} new people have no id after registration",
+            seg.people.len() - found,
+            seg.people.len()
+        )));
+    }
+    if ctx.gongan && (persons_new as usize) < seg.people.len() {
+        // 公安 holds the authoritative name, also of those registered before.
+        t.exec(
+            "UPDATE person SET name = s.name FROM staging_person s WHERE person.id_number = s.id_number AND person.name <> s.name",
+            &[],
+        )?;
+    }
+    t.batch("DELETE FROM staging_person")?;
+    Ok(persons_new)
+}
+
+/// Registers a segment's newcomers, all known to be new (the importer's exact map), with ids
+/// taken up front — SQLite's next rowids (one writer), PostgreSQL's sequence — and written
+/// straight into the person table: no staging, no key check, no reading the ids back.
+fn register_new_people(
+    t: &mut dyn Tx,
+    people: &[Newcomer],
+    order: &[usize],
+    ids: &mut [i64],
+    ctx: &BatchCtx,
+) -> Result<i64> {
+    let n = people.len() as i64;
+    let taken: Vec<i64> = match t.backend() {
+        crate::Backend::Sqlite => {
+            let max = int_in(t, "SELECT COALESCE(MAX(id), 0) FROM person", &[])?;
+            (1..=n).map(|k| max + k).collect()
+        }
+        crate::Backend::Postgres => {
+            let mut v = Vec::with_capacity(people.len());
+            t.scan_raw(
+                "SELECT nextval(pg_get_serial_sequence('person', 'id')) FROM generate_series(1, $1)",
+                &[Value::Int(n)],
+                &mut |r| {
+                    v.push(r.int(0)?);
+                    Ok(())
+                },
+            )?;
+            v.sort_unstable();
+            v
+        }
+    };
+    if taken.len() != people.len() {
+        return Err(StoreError::Aborted(format!(
+            "{} ids taken for {} new people",
+            taken.len(),
+            people.len()
+        )));
+    }
+    let mut w = t.bulk(
+        "person",
+        &["id", "id_number", "name", "sex", "birth_date", "first_batch"],
+        &[ColType::Int, ColType::Text, ColType::Text, ColType::Int, ColType::Date, ColType::Int],
+    )?;
+    for (&i, &id) in order.iter().zip(&taken) {
+        let p = &people[i];
+        ids[i] = id;
+        w.write(&[
+            Value::Int(id),
+            Value::text(&p.id_number),
+            Value::text(&p.name),
+            Value::Int(p.sex),
+            Value::Date(p.birth_date),
+            ctx.batch.clone(),
+        ])?;
+    }
+    Ok(w.finish()? as i64)
+}
+
+/// PostgreSQL: registering people one batch at a time, so that a batch's map of who is
+/// registered stays exact until it commits (a no-op on SQLite, which has one writer). Taken
+/// after the source's lock, in every batch, so the two are always taken in the same order.
+fn lock_registration(t: &mut dyn Tx) -> Result<()> {
+    if t.backend() == crate::Backend::Postgres {
+        t.batch("SELECT pg_advisory_xact_lock(hashtext('yanglao.registry.people'))")?;
+    }
+    Ok(())
+}
+
+/// PostgreSQL: batches of one source one after the other: which kinds are fresh and which of
+/// the source's facts supersede which are decided inside the batch's transaction, and a
+/// concurrent batch of the same source would not see this one's facts. (SQLite has one
+/// writer at a time anyway.)
+fn lock_source(t: &mut dyn Tx, department: &str) -> Result<()> {
+    if t.backend() == crate::Backend::Postgres {
+        t.exec(
+            "SELECT pg_advisory_xact_lock(hashtext('yanglao.registry.source.' || $1))",
+            &[Value::text(department)],
+        )?;
+    }
+    Ok(())
 }
 
 /// The union of two sorted, duplicate-free lists.
@@ -659,8 +770,10 @@ pub fn apply_batch_known(
     known: &mut PersonIds,
 ) -> Result<BatchSummary> {
     let (summary, fresh) = db.tx(|t| {
+        lock_source(t, &meta.department)?;
+        lock_registration(t)?;
         known.refresh(t)?;
-        apply_batch_resolving(t, meta, items, Some(known))
+        apply_batch_resolving(t, meta, items, Some(known), true)
     })?;
     for (id_number, id) in fresh {
         if let Some(k) = PersonIds::key(&id_number) {
@@ -679,7 +792,7 @@ pub fn apply_batch_in(
     items: &mut dyn Iterator<Item = std::result::Result<Staged, String>>,
     known: Option<&PersonIds>,
 ) -> Result<BatchSummary> {
-    apply_batch_resolving(t, meta, items, known).map(|(summary, _)| summary)
+    apply_batch_resolving(t, meta, items, known, false).map(|(summary, _)| summary)
 }
 
 /// [`apply_batch_in`], also returning the ID number → id of everyone the batch resolved by
@@ -690,6 +803,7 @@ fn apply_batch_resolving(
     meta: &NewBatch,
     items: &mut dyn Iterator<Item = std::result::Result<Staged, String>>,
     known: Option<&PersonIds>,
+    exact_people: bool,
 ) -> Result<(BatchSummary, std::collections::HashMap<String, i64>)> {
     let batch_id = t
         .query_one(
@@ -728,27 +842,22 @@ fn apply_batch_resolving(
              CREATE TEMP TABLE staging_name (person_id BIGINT, name TEXT) ON COMMIT DROP"
         }
     })?;
-    if t.backend() == crate::Backend::Postgres {
-        // Batches of one source one after the other: whether the source is fresh (below) and
-        // which of its facts supersede which are decided inside the batch's transaction, and a
-        // concurrent batch of the same source would not see this one's facts. (SQLite has one
-        // writer at a time anyway.)
-        t.exec(
-            "SELECT pg_advisory_xact_lock(hashtext('yanglao.registry.source.' || $1))",
+    lock_source(t, &meta.department)?;
+    let held_kinds: Vec<String> = t
+        .query(
+            "SELECT kind FROM fact_source_kind WHERE source = $1",
             &[Value::text(&meta.department)],
-        )?;
-    }
-    let fresh = int_in(
-        t,
-        "SELECT COUNT(*) FROM fact_source_kind WHERE source = $1",
-        &[Value::text(&meta.department)],
-    )? == 0;
+        )?
+        .iter()
+        .map(|r| r.text(0))
+        .collect::<Result<_>>()?;
     let ctx = BatchCtx {
         batch: Value::Int(batch_id),
         source: Value::text(&meta.department),
         now: Value::Time(meta.now),
         gongan: meta.department == "gongan",
-        fresh,
+        held_kinds,
+        exact_people: exact_people && known.is_some(),
     };
     let (b, src) = (ctx.batch.clone(), ctx.source.clone());
     // Facts are numbered in insertion order: everything this batch adds has an id above this.
@@ -871,9 +980,9 @@ fn apply_batch_resolving(
     // the joins are then not run at all. The filter is a scalar subquery, not EXISTS:
     // PostgreSQL turned the EXISTS into a semi-join over the whole fact table (1.3 s for a
     // batch of any size); a correlated scalar subquery stays one index probe per new fact.
-    // A fresh source's batch whose segments saw no person with two dates of one kind has
-    // nothing to supersede, and skips even the probes.
-    let candidates = if ctx.fresh && !seen.supersession {
+    // A batch of kinds new to its source whose segments saw no person with two dates of one
+    // kind has nothing to supersede, and skips even the probes.
+    let candidates = if !seen.supersession {
         0
     } else {
         t.exec(
