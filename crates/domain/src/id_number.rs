@@ -145,7 +145,7 @@ fn validate_body(body: &str) -> Result<(), IdNumberError> {
 }
 
 fn parse_birth(s: &str) -> Option<NaiveDate> {
-    let d = NaiveDate::parse_from_str(s, "%Y%m%d").ok()?;
+    let d = crate::dates::compact_date(s)?;
     (d.year() >= MIN_BIRTH_YEAR).then_some(d)
 }
 

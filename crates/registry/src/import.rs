@@ -204,17 +204,30 @@ fn read_file(
         failed: false,
     };
     let mut chunk = Vec::with_capacity(CHUNK);
+    let timings = std::env::var_os("YANGLAO_TIMINGS").is_some();
+    let (began, mut blocked) = (std::time::Instant::now(), std::time::Duration::ZERO);
     for item in stream {
         chunk.push(item);
-        if chunk.len() == CHUNK
-            && rows
+        if chunk.len() == CHUNK {
+            let at = std::time::Instant::now();
+            if rows
                 .send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
                 .is_err()
-        {
-            return;
+            {
+                return;
+            }
+            blocked += at.elapsed();
         }
     }
     let _ = rows.send(chunk);
+    if timings {
+        eprintln!(
+            "    (reading {}: {:.2}s, of which waiting for the writer {:.2}s)",
+            path.display(),
+            began.elapsed().as_secs_f64(),
+            blocked.as_secs_f64()
+        );
+    }
 }
 
 /// What the batch is to record of the file and, unless it was imported before, the file opened

@@ -464,13 +464,7 @@ fn write_segment(
 
 /// Registers a segment's newcomers whom the batch cannot know to be new (no exact map): those
 /// registered meanwhile are found by their ID numbers. Fills `ids`; returns how many were new.
-fn register_people(
-    t: &mut dyn Tx,
-    seg: &Segment,
-    order: &[usize],
-    ids: &mut [i64],
-    ctx: &BatchCtx,
-) -> Result<i64> {
+fn register_people(t: &mut dyn Tx, seg: &Segment, order: &[usize], ids: &mut [i64], ctx: &BatchCtx) -> Result<i64> {
     let max_person = int_in(t, "SELECT COALESCE(MAX(id), 0) FROM person", &[])?;
     {
         let mut w = t.bulk(
@@ -573,7 +567,14 @@ fn register_new_people(
     let mut w = t.bulk(
         "person",
         &["id", "id_number", "name", "sex", "birth_date", "first_batch"],
-        &[ColType::Int, ColType::Text, ColType::Text, ColType::Int, ColType::Date, ColType::Int],
+        &[
+            ColType::Int,
+            ColType::Text,
+            ColType::Text,
+            ColType::Int,
+            ColType::Date,
+            ColType::Int,
+        ],
     )?;
     for (&i, &id) in order.iter().zip(&taken) {
         let p = &people[i];
@@ -879,22 +880,31 @@ fn apply_batch_resolving(
     let mut batch_people: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
     let mut kinds: std::collections::BTreeSet<&'static str> = std::collections::BTreeSet::new();
     let (mut persons_new, mut touched) = (0i64, 0i64);
+    let mut last: Option<(String, Who)> = None;
     for item in &mut *items {
         match item.map_err(StoreError::Aborted)? {
             Staged::Fact(f) => {
                 kinds.insert(f.kind);
-                let who = match known
-                    .and_then(|k| k.get(&f.id_number))
-                    .or_else(|| batch_people.get(&f.id_number).copied())
-                {
-                    Some(pid) => {
-                        // 公安 holds the authoritative name.
-                        if ctx.gongan && f.first_of_person {
-                            seg.names.push((pid, f.name.clone()));
-                        }
-                        Who::Id(pid)
+                // A row's facts come together: its person is looked up once, not per fact.
+                let who = match &last {
+                    Some((id_number, who)) if *id_number == f.id_number => *who,
+                    _ => {
+                        let who = match known
+                            .and_then(|k| k.get(&f.id_number))
+                            .or_else(|| batch_people.get(&f.id_number).copied())
+                        {
+                            Some(pid) => {
+                                // 公安 holds the authoritative name.
+                                if ctx.gongan && f.first_of_person {
+                                    seg.names.push((pid, f.name.clone()));
+                                }
+                                Who::Id(pid)
+                            }
+                            None => seg.newcomer(&f),
+                        };
+                        last = Some((f.id_number.clone(), who));
+                        who
                     }
-                    None => seg.newcomer(&f),
                 };
                 seg.facts.push(PendingFact {
                     who,
@@ -904,6 +914,8 @@ fn apply_batch_resolving(
                     valid_to: f.valid_to,
                 });
                 if seg.facts.len() >= segment_facts {
+                    // A newcomer's index is the segment's own.
+                    last = None;
                     let (p, n) = write_segment(t, &mut seg, &mut batch_people, &ctx, &mut seen, &mut lap)?;
                     persons_new += p;
                     touched += n;
