@@ -267,6 +267,12 @@ fn parse_kv(s: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("应为 key=表头：{s}"))
 }
 
+/// mimalloc: the import's reading threads allocate every row's strings and the writing thread
+/// frees them; glibc's allocator spent about a seventh of an import in malloc/free (arena
+/// locking and consolidation on cross-thread frees). BENCHMARKS.md, registry import.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     let today = yanglao_web::china_today();
