@@ -913,8 +913,11 @@ fn apply_batch_resolving(
                     valid_from: f.valid_from,
                     valid_to: f.valid_to,
                 });
-                if seg.facts.len() >= segment_facts {
-                    // A newcomer's index is the segment's own.
+                // Segments end with a row (below), so that a row's facts — one person's — are
+                // not split: a person met again in a later segment sends the whole batch
+                // through the supersession query (167 s for a 30,000,000-fact batch). A
+                // caller that sends no row ends is cut at twice the size.
+                if seg.facts.len() >= 2 * segment_facts {
                     last = None;
                     let (p, n) = write_segment(t, &mut seg, &mut batch_people, &ctx, &mut seen, &mut lap)?;
                     persons_new += p;
@@ -933,6 +936,13 @@ fn apply_batch_resolving(
                     ok += 1;
                 } else {
                     bad += 1;
+                }
+                if seg.facts.len() >= segment_facts {
+                    // A newcomer's index is the segment's own.
+                    last = None;
+                    let (p, n) = write_segment(t, &mut seg, &mut batch_people, &ctx, &mut seen, &mut lap)?;
+                    persons_new += p;
+                    touched += n;
                 }
             }
         }
@@ -956,7 +966,14 @@ fn apply_batch_resolving(
         w.finish()?;
         lap.mark("issues");
     }
-    let facts_new = int_in(t, "SELECT COUNT(*) FROM fact WHERE id > $1", std::slice::from_ref(&mx))?;
+    // SQLite numbers a row one above the largest rowid and this transaction is its only writer,
+    // so the batch's facts are exactly the ids above the largest before (counting them took
+    // 3.8 s for a 30,000,000-fact batch). A PostgreSQL sequence may leave gaps: counted.
+    let count_new = match t.backend() {
+        crate::Backend::Sqlite => "SELECT COALESCE(MAX(id), $1) - $1 FROM fact",
+        crate::Backend::Postgres => "SELECT COUNT(*) FROM fact WHERE id > $1",
+    };
+    let facts_new = int_in(t, count_new, std::slice::from_ref(&mx))?;
     lap.mark("count");
     if t.backend() == crate::Backend::Postgres && facts_new > 100_000 {
         // Large batches change the table's shape: refresh the statistics the next
