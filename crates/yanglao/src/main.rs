@@ -782,6 +782,13 @@ pub fn import_path(
         for f in m.files {
             jobs.push((path.join(&f.file), f.source));
         }
+        // The 户籍 file first (it registers people with their authoritative names and numbers
+        // newcomers by village), then the larger files before the smaller: the next file is
+        // read while the current one is written, and a large file behind a small batch was
+        // read in the open (养老保险 after 优抚: 1.9 s of 1M). The registry does not depend on
+        // the order (supersession, deaths and conflicts are order-free).
+        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        jobs.sort_by_cached_key(|(file, code)| (code != "gongan_hukou", std::cmp::Reverse(size(file))));
     } else {
         let Some(code) = src else {
             bail!(
