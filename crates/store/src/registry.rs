@@ -389,36 +389,21 @@ fn write_segment(
     let mut touched = 0i64;
     let direct_count = direct.iter().filter(|d| **d).count();
     if direct_count > 0 {
+        let [c0, c1, c2, c3, c4] = FACT_COLS;
+        let [t0, t1, t2, t3, t4] = FACT_TYPES;
         let mut w = t.bulk(
             "fact",
-            &[
-                "person_id",
-                "kind",
-                "value",
-                "valid_from",
-                "valid_to",
-                "source",
-                "batch_id",
-                "recorded_at",
-            ],
-            &[
-                ColType::Int,
-                ColType::Text,
-                ColType::Text,
-                ColType::Date,
-                ColType::Date,
-                ColType::Text,
-                ColType::Int,
-                ColType::Time,
-            ],
+            &[c0, c1, c2, c3, c4, "source", "batch_id", "recorded_at"],
+            &[t0, t1, t2, t3, t4, ColType::Text, ColType::Int, ColType::Time],
         )?;
         for ((p, f), _) in order.iter().zip(&direct).filter(|(_, d)| **d) {
+            let [v0, v1, v2, v3, v4] = fact_row(*p, f);
             w.write(&[
-                Value::Int(*p),
-                Value::text(f.kind),
-                Value::text(&f.value),
-                Value::Date(f.valid_from),
-                Value::opt_date(f.valid_to),
+                v0,
+                v1,
+                v2,
+                v3,
+                v4,
                 ctx.source.clone(),
                 ctx.batch.clone(),
                 ctx.now.clone(),
@@ -431,19 +416,9 @@ fn write_segment(
         return Ok((persons_new, touched));
     }
     {
-        let mut w = t.bulk(
-            "staging_fact",
-            &["person_id", "kind", "value", "valid_from", "valid_to"],
-            &[ColType::Int, ColType::Text, ColType::Text, ColType::Date, ColType::Date],
-        )?;
+        let mut w = t.bulk("staging_fact", &FACT_COLS, &FACT_TYPES)?;
         for ((p, f), _) in order.iter().zip(&direct).filter(|(_, d)| !**d) {
-            w.write(&[
-                Value::Int(*p),
-                Value::text(f.kind),
-                Value::text(&f.value),
-                Value::Date(f.valid_from),
-                Value::opt_date(f.valid_to),
-            ])?;
+            w.write(&fact_row(*p, f))?;
         }
         w.finish()?;
     }
@@ -613,6 +588,20 @@ fn lock_source(t: &mut dyn Tx, department: &str) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// A pending fact's own columns, as staged and as copied into the fact table.
+const FACT_COLS: [&str; 5] = ["person_id", "kind", "value", "valid_from", "valid_to"];
+const FACT_TYPES: [ColType; 5] = [ColType::Int, ColType::Text, ColType::Text, ColType::Date, ColType::Date];
+
+fn fact_row(person: i64, f: &PendingFact) -> [Value; 5] {
+    [
+        Value::Int(person),
+        Value::text(f.kind),
+        Value::text(&f.value),
+        Value::Date(f.valid_from),
+        Value::opt_date(f.valid_to),
+    ]
 }
 
 /// The union of two sorted, duplicate-free lists.
