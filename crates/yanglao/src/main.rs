@@ -69,7 +69,7 @@ enum Command {
         #[arg(long, default_value = "yanglao-gen")]
         out: PathBuf,
     },
-    /// Import a department file, or a directory written by `gen` (all its files, in order).
+    /// Import a department file, or a directory written by `gen` (all its files: 户籍 first, then the larger before the smaller).
     Import {
         path: PathBuf,
         /// Source of a single file (see `yanglao sources`).
