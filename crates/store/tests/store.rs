@@ -260,6 +260,38 @@ fn a_fresh_sources_batch_gives_the_same_registry_in_any_segments() {
     }
 }
 
+/// Two dates of one kind for one person, in rows that land in different segments and with
+/// nothing else in the batch to supersede: only what the segments tell each other finds it.
+#[test]
+fn a_fresh_kind_supersedes_across_segments() {
+    let a = "11010519491231002X";
+    for t in testing::all() {
+        yanglao_store::registry::set_segment_facts(1);
+        let mut m = meta("across", None);
+        m.department = "across".into();
+        let mut items = vec![
+            Ok(fact(1, a, "hukou", "150102001201", d(2000, 1, 1))),
+            Ok(Staged::RowDone { ok: true }),
+            Ok(fact(2, a, "hukou", "150203001201", d(2010, 1, 1))),
+            Ok(Staged::RowDone { ok: true }),
+        ]
+        .into_iter();
+        let batch = apply_batch(&t.db, &m, &mut items);
+        yanglao_store::registry::set_segment_facts(1 << 22);
+        let batch = batch.expect("apply");
+        assert_eq!((batch.facts_new, batch.facts_ended), (2, 1), "{}", t.name);
+        let p = yanglao_store::registry::person_by_id_number(&t.db, a)
+            .expect("q")
+            .expect("person");
+        let ends: Vec<Option<NaiveDate>> = person_facts(&t.db, p.id)
+            .expect("facts")
+            .into_iter()
+            .map(|f| f.valid_to)
+            .collect();
+        assert_eq!(ends, vec![Some(d(2010, 1, 1)), None], "{}", t.name);
+    }
+}
+
 /// Every fact names a registered person and an existing batch, and neither goes away: declared
 /// foreign keys on SQLite, per-statement checks on PostgreSQL (migration 0011), same SQLSTATE.
 #[test]
