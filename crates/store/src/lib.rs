@@ -271,6 +271,16 @@ impl Db {
         }
     }
 
+    /// [`Db::tx`] for a transaction whose writes name only persons and import batches it read
+    /// or created itself (the importer's batch): SQLite skips its per-row foreign-key lookups
+    /// there (see `SqliteDb::tx_known_references`); PostgreSQL checks per statement anyway.
+    pub fn tx_known_references<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
+        match &*self.inner {
+            Inner::Sqlite(db) => db.tx_known_references(f),
+            Inner::Postgres(db) => db.tx(f),
+        }
+    }
+
     /// Reads outside an explicit transaction.
     pub fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
         match &*self.inner {
@@ -316,8 +326,10 @@ impl Db {
                 (7, include_str!("../migrations/sqlite/0007_accounts_audit.sql")),
                 (8, include_str!("../migrations/sqlite/0008_visits.sql")),
                 // 9 was an earlier form of PostgreSQL's 11, withdrawn before release; 11 is
-                // PostgreSQL only (SQLite keeps its foreign keys; BENCHMARKS.md, registry import).
+                // PostgreSQL only (SQLite keeps its foreign keys; BENCHMARKS.md, registry import);
+                // 12 is each database's own.
                 (10, include_str!("../migrations/sqlite/0010_visitor_account.sql")),
+                (12, include_str!("../migrations/sqlite/0012_registry_history_kept.sql")),
             ],
             Backend::Postgres => &[
                 (1, include_str!("../migrations/postgres/0001_registry.sql")),
@@ -332,6 +344,10 @@ impl Db {
                 (
                     11,
                     include_str!("../migrations/postgres/0011_fact_reference_checks.sql"),
+                ),
+                (
+                    12,
+                    include_str!("../migrations/postgres/0012_fact_checks_sized_hot_updates.sql"),
                 ),
             ],
         };

@@ -227,7 +227,7 @@ struct Newcomer {
 struct Segment {
     facts: Vec<PendingFact>,
     people: Vec<Newcomer>,
-    index: std::collections::HashMap<String, u32>,
+    index: foldhash::HashMap<String, u32>,
     /// Registered people's names as 公安 gives them.
     names: Vec<(i64, String)>,
 }
@@ -292,7 +292,7 @@ struct SegmentsSeen {
 fn write_segment(
     t: &mut dyn Tx,
     seg: &mut Segment,
-    batch_people: &mut std::collections::HashMap<String, i64>,
+    batch_people: &mut foldhash::HashMap<String, i64>,
     ctx: &BatchCtx,
     seen: &mut SegmentsSeen,
     more_follow: bool,
@@ -669,10 +669,11 @@ impl Lap {
 /// neither looks the person up by the 18-character key nor joins on it (most rows of every file
 /// after the first are such). Persons are never deleted, so the map is exact whenever it holds
 /// as many people as the table; [`PersonIds::refresh`] checks that inside the batch's
-/// transaction and reads what is missing.
+/// transaction and reads what is missing. Hashed with foldhash: SipHash, the standard
+/// library's, was about a twentieth of an import's writer thread for these integer keys.
 #[derive(Debug, Default)]
 pub struct PersonIds {
-    ids: std::collections::HashMap<u64, i64>,
+    ids: foldhash::HashMap<u64, i64>,
     max_id: i64,
 }
 
@@ -762,7 +763,8 @@ pub fn apply_batch_known(
     items: &mut dyn Iterator<Item = std::result::Result<Staged, String>>,
     known: &mut PersonIds,
 ) -> Result<BatchSummary> {
-    let (summary, fresh) = db.tx(|t| {
+    // Every person and batch its facts name is read or created inside this transaction.
+    let (summary, fresh) = db.tx_known_references(|t| {
         lock_source(t, &meta.department)?;
         lock_registration(t)?;
         known.refresh(t)?;
@@ -797,7 +799,7 @@ fn apply_batch_resolving(
     items: &mut dyn Iterator<Item = std::result::Result<Staged, String>>,
     known: Option<&PersonIds>,
     exact_people: bool,
-) -> Result<(BatchSummary, std::collections::HashMap<String, i64>)> {
+) -> Result<(BatchSummary, foldhash::HashMap<String, i64>)> {
     let batch_id = t
         .query_one(
             "INSERT INTO import_batch (source, department, file_name, sha256, size_bytes, encoding, archive_path, started_at)
@@ -869,7 +871,12 @@ fn apply_batch_resolving(
     let mut seg = Segment::default();
     let mut seen = SegmentsSeen::default();
     let segment_facts = SEGMENT_FACTS.load(std::sync::atomic::Ordering::Relaxed);
-    let mut batch_people: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+    // The first segments are small and each is twice the one before, up to the full size: the
+    // writer starts on a file's first rows while the rest are still being read (the first file
+    // of an import has nothing else to hide its reading behind), and large files still go in
+    // large segments.
+    let mut segment_limit = (segment_facts / 16).max(1);
+    let mut batch_people: foldhash::HashMap<String, i64> = foldhash::HashMap::default();
     let mut kinds: std::collections::BTreeSet<&'static str> = std::collections::BTreeSet::new();
     let (mut persons_new, mut touched) = (0i64, 0i64);
     let mut last: Option<(String, Who)> = None;
@@ -909,7 +916,7 @@ fn apply_batch_resolving(
                     valid_to: f.valid_to,
                 });
                 // A caller that sends no row ends is cut at twice the size.
-                seg.facts.len() >= 2 * segment_facts
+                seg.facts.len() >= 2 * segment_limit
             }
             Staged::Issue(i) => {
                 if i.severity == Severity::Duplicate {
@@ -925,13 +932,14 @@ fn apply_batch_resolving(
                 } else {
                     bad += 1;
                 }
-                seg.facts.len() >= segment_facts
+                seg.facts.len() >= segment_limit
             }
         };
         if full {
             // A newcomer's index is the segment's own.
             last = None;
             let (p, n) = write_segment(t, &mut seg, &mut batch_people, &ctx, &mut seen, true, &mut lap)?;
+            segment_limit = (segment_limit * 2).min(segment_facts);
             persons_new += p;
             touched += n;
         }
@@ -1063,11 +1071,25 @@ fn apply_batch_resolving(
          WHERE x.kind <> 'death' AND x.valid_from <= d.died AND (x.valid_to IS NULL OR x.valid_to > d.died)",
         std::slice::from_ref(&mx),
     )?;
-    facts_ended += t.exec(
-        "UPDATE fact SET valid_to = (SELECT e.died FROM death_end e WHERE e.id = fact.id), ended_by_batch = $1
-         WHERE fact.id IN (SELECT id FROM death_end)",
-        std::slice::from_ref(&b),
-    )? as i64;
+    facts_ended += match t.backend() {
+        crate::Backend::Sqlite => t.exec(
+            "UPDATE fact SET valid_to = (SELECT e.died FROM death_end e WHERE e.id = fact.id), ended_by_batch = $1
+             WHERE fact.id IN (SELECT id FROM death_end)",
+            std::slice::from_ref(&b),
+        )?,
+        crate::Backend::Postgres => {
+            // One probe of the fact table's key per ended fact. PostgreSQL's estimate put a
+            // scan of the whole table with a hash join below that (66,290 ends: 2.3 s against
+            // 0.5 s probing; BENCHMARKS.md, registry import, change 19).
+            t.batch("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")?;
+            let n = t.exec(
+                "UPDATE fact SET valid_to = e.died, ended_by_batch = $1 FROM death_end e WHERE fact.id = e.id",
+                std::slice::from_ref(&b),
+            )?;
+            t.batch("SET LOCAL enable_hashjoin = on; SET LOCAL enable_mergejoin = on")?;
+            n
+        }
+    } as i64;
     if t.backend() == crate::Backend::Sqlite {
         t.batch("DROP TABLE temp.death_end")?;
     }

@@ -51,6 +51,9 @@ impl RawRow for SqliteRaw<'_, '_> {
 
 pub struct SqliteDb {
     writer: Mutex<Connection>,
+    /// The writer runs with foreign keys off ([`SqliteDb::tx_known_references`]) and has not
+    /// been switched back yet (a panic inside such a transaction): the next transaction does it.
+    references_unchecked: std::sync::atomic::AtomicBool,
     readers: Pool<Connection>,
     _checkpointer: Checkpointer,
 }
@@ -101,8 +104,13 @@ fn open_conn(path: &str) -> Result<Connection> {
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    // 16 KiB pages for a new database (an existing one keeps its own): a batch's commit writes
+    // every page it dirtied to the log one frame at a time, and at 4 KiB that was a seventh of
+    // an import's writer thread; a 3,000,000-fact batch with its commit took 16 % less
+    // (BENCHMARKS.md, registry import, change 21).
     conn.execute_batch(
-        "PRAGMA journal_mode = WAL;
+        "PRAGMA page_size = 16384;
+         PRAGMA journal_mode = WAL;
          PRAGMA synchronous = NORMAL;
          PRAGMA foreign_keys = ON;
          PRAGMA temp_store = MEMORY;
@@ -115,17 +123,21 @@ impl SqliteDb {
     pub fn open(path: &str) -> Result<Self> {
         let writer = open_conn(path)?;
         // The one writer gets a large page cache: batches touch wide index ranges. Dirty pages
-        // stay in memory until the commit up to 1 GiB (262,144 pages of 4 KiB; the cache grows
-        // past its 512 MiB for them), which holds a 1,000,000-person region's largest batch;
-        // beyond that they spill to the WAL, so a province-sized batch does not hold all it
-        // writes in memory (the 10,000,000-person 户籍 file held about 10 GB with spilling off).
-        writer.execute_batch(
-            "PRAGMA cache_size = -524288; PRAGMA cache_spill = 262144; PRAGMA wal_autocheckpoint = 0;",
-        )?;
+        // stay in memory until the commit up to 1 GiB (the cache grows past its 512 MiB for
+        // them), which holds a 1,000,000-person region's largest batch; beyond that they spill
+        // to the WAL, so a province-sized batch does not hold all it writes in memory (the
+        // 10,000,000-person 户籍 file held about 10 GB with spilling off). `cache_spill` counts
+        // pages, whose size depends on when the database was made.
+        let page_size: i64 = writer.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        writer.execute_batch(&format!(
+            "PRAGMA cache_size = -524288; PRAGMA cache_spill = {}; PRAGMA wal_autocheckpoint = 0;",
+            (1i64 << 30) / page_size.max(512)
+        ))?;
         let p = path.to_string();
         let readers = Pool::new(8, Box::new(move || open_conn(&p)));
         Ok(SqliteDb {
             writer: Mutex::new(writer),
+            references_unchecked: std::sync::atomic::AtomicBool::new(false),
             readers,
             _checkpointer: Checkpointer::start(path)?,
         })
@@ -133,11 +145,45 @@ impl SqliteDb {
 
     pub fn tx<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
         let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        self.check_references(&conn, true)?;
+        Self::run_tx(&mut conn, f)
+    }
+
+    /// A transaction whose writes name only persons and import batches it has read or created
+    /// itself (the importer's batch): run without SQLite's per-row foreign-key lookups, about
+    /// a quarter of inserting a fact (BENCHMARKS.md, registry import, change 20). What they
+    /// would check cannot fail there: this connection is the only writer, and persons and
+    /// batches are never deleted or renumbered (triggers, migration 12). Every other
+    /// transaction checks them.
+    pub fn tx_known_references<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
+        let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        self.check_references(&conn, false)?;
+        let out = Self::run_tx(&mut conn, f);
+        self.check_references(&conn, true)?;
+        out
+    }
+
+    fn run_tx<T>(conn: &mut Connection, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut t = SqliteTx { conn: &tx };
         let out = f(&mut t)?;
         tx.commit()?;
         Ok(out)
+    }
+
+    /// Switches the writer's foreign-key checks (only possible outside a transaction).
+    fn check_references(&self, conn: &Connection, on: bool) -> Result<()> {
+        use std::sync::atomic::Ordering;
+        if self.references_unchecked.load(Ordering::Relaxed) != on {
+            return Ok(());
+        }
+        conn.execute_batch(if on {
+            "PRAGMA foreign_keys = ON"
+        } else {
+            "PRAGMA foreign_keys = OFF"
+        })?;
+        self.references_unchecked.store(!on, Ordering::Relaxed);
+        Ok(())
     }
 
     pub fn read<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {

@@ -294,12 +294,57 @@ fn a_fresh_kind_supersedes_across_segments() {
 
 /// Every fact names a registered person and an existing batch, and neither goes away: declared
 /// foreign keys on SQLite, per-statement checks on PostgreSQL (migration 0011), same SQLSTATE.
+/// The importer's batch (`apply_batch_known`), which SQLite runs without its per-row checks,
+/// leaves them on for everything after it; persons and batches are kept even when no fact
+/// names them (migration 12 on SQLite, 11 on PostgreSQL).
 #[test]
 fn facts_reference_registered_people_and_batches() {
     let id = "11010519491231002X";
+    let lone = "110105194912310029";
     for t in testing::all() {
         let mut items = vec![Ok(fact(1, id, "hukou", "150102001201", d(2000, 1, 1)))].into_iter();
-        let b = apply_batch(&t.db, &meta("refs", None), &mut items).expect("apply");
+        let mut known = yanglao_store::registry::PersonIds::default();
+        let b = yanglao_store::registry::apply_batch_known(&t.db, &meta("refs", None), &mut items, &mut known)
+            .expect("apply");
+        assert_eq!(
+            known.get(id).map(|_| ()),
+            Some(()),
+            "{}: the map learns the new person",
+            t.name
+        );
+        // A person and a batch that no fact names: only the rule that they are kept refuses.
+        t.db.exec(
+            "INSERT INTO person (id_number, name, sex, birth_date, first_batch) VALUES ($1, '无事实', 2, $2, $3)",
+            &[Value::text(lone), Value::Date(d(1949, 12, 31)), Value::Int(b.id)],
+        )
+        .expect("a person without facts");
+        let lone_id = yanglao_store::registry::person_by_id_number(&t.db, lone)
+            .expect("q")
+            .expect("person")
+            .id;
+        assert!(
+            t.db.exec("DELETE FROM person WHERE id = $1", &[Value::Int(lone_id)])
+                .is_err(),
+            "{}: a person is kept",
+            t.name
+        );
+        let mut items = vec![Ok(Staged::RowDone { ok: true })].into_iter();
+        let b2 = apply_batch(&t.db, &meta("refs-2", None), &mut items).expect("an empty batch");
+        assert!(
+            t.db.exec("DELETE FROM import_batch WHERE id = $1", &[Value::Int(b2.id)])
+                .is_err(),
+            "{}: a batch is kept",
+            t.name
+        );
+        assert!(
+            t.db.exec(
+                "UPDATE import_batch SET id = id + 1000 WHERE id = $1",
+                &[Value::Int(b2.id)]
+            )
+            .is_err(),
+            "{}: a batch is never renumbered",
+            t.name
+        );
         let p = yanglao_store::registry::person_by_id_number(&t.db, id)
             .expect("q")
             .expect("person");
