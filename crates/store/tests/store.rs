@@ -391,3 +391,54 @@ fn facts_reference_registered_people_and_batches() {
         assert_eq!(n, 2, "{}", t.name);
     }
 }
+
+/// A batch large enough for the importer to switch PostgreSQL's per-statement reference check
+/// off for itself (and any importer batch on SQLite, which skips its per-row foreign-key
+/// lookups) writes every fact and leaves the checks on for everything after it.
+#[test]
+fn a_large_import_batch_leaves_the_reference_checks_on() {
+    let people = 30_000i64;
+    for t in testing::all() {
+        let mut items = (0..people).flat_map(|i| {
+            let id = format!("1501021950{i:07}X");
+            [
+                Ok(fact(i + 1, &id, "hukou", "150102001201", d(2000, 1, 1))),
+                Ok(fact(i + 1, &id, "residence", "150102001202", d(2000, 1, 1))),
+                Ok(Staged::RowDone { ok: true }),
+            ]
+        });
+        let mut known = yanglao_store::registry::PersonIds::default();
+        let b = yanglao_store::registry::apply_batch_known(&t.db, &meta("large", None), &mut items, &mut known)
+            .expect("apply");
+        assert_eq!((b.persons_new, b.facts_new), (people, 2 * people), "{}", t.name);
+        let err =
+            t.db.exec(
+                "INSERT INTO fact (person_id, kind, value, valid_from, source, batch_id, recorded_at)
+                 VALUES ($1, 'hukou', '150102001203', $2, 'gongan', $3, $4)",
+                &[
+                    Value::Int(people * 10),
+                    Value::Date(d(2001, 1, 1)),
+                    Value::Int(b.id),
+                    Value::Time(chrono::Utc::now()),
+                ],
+            )
+            .expect_err("a fact naming nobody is refused after the batch");
+        assert!(
+            err.to_string().to_lowercase().contains("foreign key"),
+            "{}: {err}",
+            t.name
+        );
+        if t.db.backend() == yanglao_store::Backend::Postgres {
+            let enabled =
+                t.db.query_one(
+                    "SELECT tgenabled::text FROM pg_trigger WHERE tgname = 'fact_references'",
+                    &[],
+                )
+                .expect("q")
+                .expect("row")
+                .text(0)
+                .expect("text");
+            assert_eq!(enabled, "O", "the check is enabled again");
+        }
+    }
+}
