@@ -104,12 +104,14 @@ fn open_conn(path: &str) -> Result<Connection> {
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
-    // 16 KiB pages for a new database (an existing one keeps its own): a batch's commit writes
+    // 8 KiB pages for a new database (an existing one keeps its own): a batch's commit writes
     // every page it dirtied to the log one frame at a time, and at 4 KiB that was a seventh of
-    // an import's writer thread; a 3,000,000-fact batch with its commit took 16 % less
-    // (BENCHMARKS.md, registry import, change 21).
+    // an import's writer thread. 16 KiB wrote a 3,000,000-fact batch with its commit 16 %
+    // faster than 4 KiB (8 KiB: 9 %), but facts ended one here, one there (a death file's) then
+    // cost a page each four times as large: the death batch 1.1 → 3.1 s (BENCHMARKS.md,
+    // registry import, change 21). 8 KiB is PostgreSQL's page size too.
     conn.execute_batch(
-        "PRAGMA page_size = 16384;
+        "PRAGMA page_size = 8192;
          PRAGMA journal_mode = WAL;
          PRAGMA synchronous = NORMAL;
          PRAGMA foreign_keys = ON;
