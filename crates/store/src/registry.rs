@@ -3,7 +3,7 @@
 //! staging table and moved into the registry by a handful of statements, all in one
 //! transaction, so a batch lands whole or not at all.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::{ColType, Db, Result, Row, StoreError, Tx, Value};
@@ -304,6 +304,7 @@ fn write_segment(
     lap: &mut Lap,
 ) -> Result<(i64, i64)> {
     let seg = std::mem::take(seg);
+    lap.mark("gathered");
     let mut persons_new = 0i64;
     let mut ids: Vec<i64> = vec![0; seg.people.len()];
     if !seg.people.is_empty() {
@@ -352,15 +353,36 @@ fn write_segment(
     };
     // The unique index's order (kind first on SQLite, person first on PostgreSQL; see the
     // migrations), so that the insert appends.
-    let mut order: Vec<(i64, &PendingFact)> = seg.facts.iter().map(|f| (pid(f.who), f)).collect();
-    match t.backend() {
-        crate::Backend::Sqlite => {
-            order.sort_unstable_by(|a, b| (a.1.kind, a.0, a.1.valid_from).cmp(&(b.1.kind, b.0, b.1.valid_from)))
-        }
-        crate::Backend::Postgres => {
-            order.sort_unstable_by(|a, b| (a.0, a.1.kind, a.1.valid_from).cmp(&(b.0, b.1.kind, b.1.valid_from)))
+    // Sorted on one integer a fact: kind (its rank in the text order the index uses), person,
+    // start date. Comparing the tuples with their kind strings took three times as long.
+    let mut kinds: Vec<&'static str> = Vec::new();
+    for f in &seg.facts {
+        if !kinds.contains(&f.kind) {
+            kinds.push(f.kind);
         }
     }
+    kinds.sort_unstable();
+    let person_first = t.backend() == crate::Backend::Postgres;
+    let mut keyed: Vec<(u128, i64, &PendingFact)> = seg
+        .facts
+        .iter()
+        .map(|f| {
+            let p = pid(f.who);
+            let kind = kinds.iter().position(|k| *k == f.kind).unwrap_or(0) as u128;
+            // Days from the common era, shifted to stay non-negative in 32 bits.
+            let day = u128::from((i64::from(f.valid_from.num_days_from_ce()) + (1i64 << 31)) as u32);
+            let person = u128::from(p as u64);
+            let key = if person_first {
+                (person << 64) | (kind << 32) | day
+            } else {
+                (kind << 96) | (person << 32) | day
+            };
+            (key, p, f)
+        })
+        .collect();
+    keyed.sort_unstable_by_key(|e| e.0);
+    let order: Vec<(i64, &PendingFact)> = keyed.into_iter().map(|(_, p, f)| (p, f)).collect();
+    lap.mark("sorted");
     // Facts of a kind new to the source need no key check against the table, except those of
     // people who had facts in an earlier segment; inside the segment, equal keys are
     // neighbours in this order. Written straight into the fact table on PostgreSQL (its
