@@ -976,10 +976,19 @@ fn apply_batch_resolving(
                             }
                             None => seg.newcomer(&f),
                         };
-                        last = Some((f.id_number.clone(), who));
+                        // The buffer is reused: a clone per row was an allocation per row.
+                        let (last_id, last_who) = last.get_or_insert_with(|| (String::new(), who));
+                        last_id.clear();
+                        last_id.push_str(&f.id_number);
+                        *last_who = who;
                         who
                     }
                 };
+                if seg.facts.capacity() == 0 {
+                    // Room for the whole segment at once: grown by doubling, a segment's facts
+                    // were copied about twice over and their memory faulted in again each time.
+                    seg.facts.reserve(segment_limit + 64);
+                }
                 seg.facts.push(PendingFact {
                     who,
                     kind: f.kind,
