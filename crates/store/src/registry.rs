@@ -290,6 +290,10 @@ struct SegmentsSeen {
     supersession: bool,
     /// The fact table's reference check is off in this transaction (PostgreSQL).
     references_trusted: bool,
+    /// Facts written by `COPY` straight into the fact table, each a new one (PostgreSQL).
+    copied: i64,
+    /// Some segment went through staging and its upsert, which may end facts as well.
+    staged: bool,
 }
 
 /// Writes one segment: registers its newcomers, corrects names (公安), and writes its facts in
@@ -446,9 +450,11 @@ fn write_segment(
         touched += w.finish()? as i64;
         lap.mark("facts-copied");
     }
+    seen.copied += touched;
     if direct_count == order.len() {
         return Ok((persons_new, touched));
     }
+    seen.staged = true;
     {
         let mut w = t.bulk("staging_fact", &FACT_COLS, &FACT_TYPES)?;
         for ((p, f), _) in order.iter().zip(&direct).filter(|(_, d)| !**d) {
@@ -1046,12 +1052,23 @@ fn apply_batch_resolving(
     }
     // SQLite numbers a row one above the largest rowid and this transaction is its only writer,
     // so the batch's facts are exactly the ids above the largest before (counting them took
-    // 3.8 s for a 30,000,000-fact batch). A PostgreSQL sequence may leave gaps: counted.
-    let count_new = match t.backend() {
-        crate::Backend::Sqlite => "SELECT COALESCE(MAX(id), $1) - $1 FROM fact",
-        crate::Backend::Postgres => "SELECT COUNT(*) FROM fact WHERE id > $1",
+    // 3.8 s for a 30,000,000-fact batch). On PostgreSQL, facts only copied are all new (a
+    // `COPY` inserts every row or fails); otherwise they are counted (a sequence may leave
+    // gaps, and another transaction's facts may have higher ids: the batch's own are those it
+    // names).
+    let facts_new = match t.backend() {
+        crate::Backend::Sqlite => int_in(
+            t,
+            "SELECT COALESCE(MAX(id), $1) - $1 FROM fact",
+            std::slice::from_ref(&mx),
+        )?,
+        crate::Backend::Postgres if !seen.staged => seen.copied,
+        crate::Backend::Postgres => int_in(
+            t,
+            "SELECT COUNT(*) FROM fact WHERE id > $1 AND batch_id = $2",
+            &[mx.clone(), b.clone()],
+        )?,
     };
-    let facts_new = int_in(t, count_new, std::slice::from_ref(&mx))?;
     lap.mark("count");
     if t.backend() == crate::Backend::Postgres && facts_new > 100_000 {
         // Large batches change the table's shape: refresh the statistics the next
