@@ -188,14 +188,18 @@ fn int_in(t: &mut dyn Tx, sql: &str, params: &[Value]) -> Result<i64> {
 
 /// Facts held in memory before they are written: a few hundred MB at most, whatever the file's
 /// size (a larger file is written in several segments within the same transaction).
-static SEGMENT_FACTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1 << 22);
+/// Per thread (the one applying the batch), so that a test's tiny segments do not leak into
+/// another test running beside it.
+thread_local! {
+    static SEGMENT_FACTS: std::cell::Cell<usize> = const { std::cell::Cell::new(1 << 22) };
+}
 
-/// Sets the number of facts a batch holds in memory before writing them (default 4,194,304).
-/// For tests, which make segments tiny to exercise batches of many segments: a registry must
-/// come out the same whatever the size.
+/// Sets the number of facts a batch applied on this thread holds in memory before writing them
+/// (default 4,194,304). For tests, which make segments tiny to exercise batches of many
+/// segments: a registry must come out the same whatever the size.
 #[doc(hidden)]
 pub fn set_segment_facts(n: usize) {
-    SEGMENT_FACTS.store(n.max(1), std::sync::atomic::Ordering::Relaxed);
+    SEGMENT_FACTS.with(|s| s.set(n.max(1)));
 }
 
 /// Whose fact: a registered person's id, or the index of someone this segment registers.
@@ -564,8 +568,10 @@ fn register_new_people(
             // ten times the numbers (1,000,000 ids: 2.85 s against 0.27 s).
             let seq = t
                 .query_one("SELECT pg_get_serial_sequence('person', 'id')", &[])?
-                .ok_or_else(|| StoreError::Aborted("the person table has no id sequence".into()))?
-                .text(0)?;
+                .map(|r| r.opt_text(0))
+                .transpose()?
+                .flatten()
+                .ok_or_else(|| StoreError::Aborted("the person table has no id sequence".into()))?;
             t.scan_raw(
                 &format!(
                     "SELECT nextval('{}'::regclass) FROM generate_series(1, $1)",
@@ -948,7 +954,7 @@ fn apply_batch_resolving(
     let mut issues: Vec<RowIssue> = Vec::new();
     let mut seg = Segment::default();
     let mut seen = SegmentsSeen::default();
-    let segment_facts = SEGMENT_FACTS.load(std::sync::atomic::Ordering::Relaxed);
+    let segment_facts = SEGMENT_FACTS.with(|s| s.get());
     // The first segments are small and each is twice the one before, up to the full size: the
     // writer starts on a file's first rows while the rest are still being read (the first file
     // of an import has nothing else to hide its reading behind), and large files still go in
@@ -1184,7 +1190,7 @@ fn apply_batch_resolving(
                 "UPDATE fact SET valid_to = e.died, ended_by_batch = $1 FROM death_end e WHERE fact.id = e.id",
                 std::slice::from_ref(&b),
             )?;
-            t.batch("SET LOCAL enable_hashjoin = on; SET LOCAL enable_mergejoin = on")?;
+            t.batch("SET LOCAL enable_hashjoin TO DEFAULT; SET LOCAL enable_mergejoin TO DEFAULT")?;
             n
         }
     } as i64;

@@ -161,7 +161,9 @@ impl SqliteDb {
         let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         self.check_references(&conn, false)?;
         let out = Self::run_tx(&mut conn, f);
-        self.check_references(&conn, true)?;
+        // Back on now if possible; if not, the next transaction does it (an error here must not
+        // hide the batch's own outcome: it may have committed).
+        let _ = self.check_references(&conn, true);
         out
     }
 
