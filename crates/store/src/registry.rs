@@ -186,10 +186,10 @@ fn int_in(t: &mut dyn Tx, sql: &str, params: &[Value]) -> Result<i64> {
         .map(|v| v.unwrap_or(0))
 }
 
-/// Facts held in memory before they are written: a few hundred MB at most, whatever the file's
-/// size (a larger file is written in several segments within the same transaction).
-/// Per thread (the one applying the batch), so that a test's tiny segments do not leak into
-/// another test running beside it.
+// Facts held in memory before they are written: a few hundred MB at most, whatever the file's
+// size (a larger file is written in several segments within the same transaction). Per thread
+// (the one applying the batch), so that a test's tiny segments do not reach another test
+// running beside it.
 thread_local! {
     static SEGMENT_FACTS: std::cell::Cell<usize> = const { std::cell::Cell::new(1 << 22) };
 }
