@@ -273,7 +273,9 @@ impl Db {
 
     /// [`Db::tx`] for a transaction whose writes name only persons and import batches it read
     /// or created itself (the importer's batch): SQLite skips its per-row foreign-key lookups
-    /// there (see `SqliteDb::tx_known_references`); PostgreSQL checks per statement anyway.
+    /// there (see `SqliteDb::tx_known_references`). On PostgreSQL this is [`Db::tx`]: the batch
+    /// itself switches the per-statement check off once it is large enough to pay for the lock
+    /// (`registry::trust_references`).
     pub fn tx_known_references<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
         match &*self.inner {
             Inner::Sqlite(db) => db.tx_known_references(f),

@@ -51,9 +51,6 @@ impl RawRow for SqliteRaw<'_, '_> {
 
 pub struct SqliteDb {
     writer: Mutex<Connection>,
-    /// The writer runs with foreign keys off ([`SqliteDb::tx_known_references`]) and has not
-    /// been switched back yet (a panic inside such a transaction): the next transaction does it.
-    references_unchecked: std::sync::atomic::AtomicBool,
     readers: Pool<Connection>,
     _checkpointer: Checkpointer,
 }
@@ -139,7 +136,6 @@ impl SqliteDb {
         let readers = Pool::new(8, Box::new(move || open_conn(&p)));
         Ok(SqliteDb {
             writer: Mutex::new(writer),
-            references_unchecked: std::sync::atomic::AtomicBool::new(false),
             readers,
             _checkpointer: Checkpointer::start(path)?,
         })
@@ -147,7 +143,9 @@ impl SqliteDb {
 
     pub fn tx<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
         let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        self.check_references(&conn, true)?;
+        // On for every other transaction, even if an importer's batch panicked before turning
+        // them back on (one pragma, microseconds).
+        conn.execute_batch("PRAGMA foreign_keys = ON")?;
         Self::run_tx(&mut conn, f)
     }
 
@@ -159,11 +157,12 @@ impl SqliteDb {
     /// transaction checks them.
     pub fn tx_known_references<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
         let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        self.check_references(&conn, false)?;
+        // Only possible outside a transaction.
+        conn.execute_batch("PRAGMA foreign_keys = OFF")?;
         let out = Self::run_tx(&mut conn, f);
-        // Back on now if possible; if not, the next transaction does it (an error here must not
-        // hide the batch's own outcome: it may have committed).
-        let _ = self.check_references(&conn, true);
+        // Back on now if possible; [`SqliteDb::tx`] does it anyway (an error here must not hide
+        // the batch's own outcome: it may have committed).
+        let _ = conn.execute_batch("PRAGMA foreign_keys = ON");
         out
     }
 
@@ -173,21 +172,6 @@ impl SqliteDb {
         let out = f(&mut t)?;
         tx.commit()?;
         Ok(out)
-    }
-
-    /// Switches the writer's foreign-key checks (only possible outside a transaction).
-    fn check_references(&self, conn: &Connection, on: bool) -> Result<()> {
-        use std::sync::atomic::Ordering;
-        if self.references_unchecked.load(Ordering::Relaxed) != on {
-            return Ok(());
-        }
-        conn.execute_batch(if on {
-            "PRAGMA foreign_keys = ON"
-        } else {
-            "PRAGMA foreign_keys = OFF"
-        })?;
-        self.references_unchecked.store(!on, Ordering::Relaxed);
-        Ok(())
     }
 
     pub fn read<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
