@@ -217,6 +217,64 @@ struct PendingFact {
     valid_to: Option<NaiveDate>,
 }
 
+impl PendingFact {
+    /// Moves the fact out, leaving an empty one (no allocation) in its place.
+    fn take(&mut self) -> PendingFact {
+        std::mem::replace(
+            self,
+            PendingFact {
+                who: Who::Id(0),
+                kind: "",
+                value: String::new(),
+                valid_from: NaiveDate::MIN,
+                valid_to: None,
+            },
+        )
+    }
+}
+
+/// A fact's place in the fact table's unique index as one integer: kind (its rank among the
+/// segment's kinds, which is their text order), person and start day, in the index's order of
+/// columns on each database.
+#[derive(Clone, Copy)]
+struct SortKey {
+    person_first: bool,
+}
+
+impl SortKey {
+    fn of(self, kind: u32, person: i64, day: NaiveDate) -> u128 {
+        // Days from the common era, shifted to stay non-negative in 32 bits.
+        let day = u128::from((i64::from(day.num_days_from_ce()) + (1i64 << 31)) as u32);
+        let (kind, person) = (u128::from(kind), u128::from(person as u64));
+        if self.person_first {
+            (person << 64) | (kind << 32) | day
+        } else {
+            (kind << 96) | (person << 32) | day
+        }
+    }
+
+    fn person(self, key: u128) -> i64 {
+        if self.person_first {
+            (key >> 64) as u64 as i64
+        } else {
+            (key >> 32) as u64 as i64
+        }
+    }
+
+    fn kind(self, key: u128) -> u32 {
+        if self.person_first {
+            (key >> 32) as u32
+        } else {
+            (key >> 96) as u32
+        }
+    }
+
+    /// Same person and kind (the start day aside).
+    fn same_person_and_kind(self, a: u128, b: u128) -> bool {
+        a >> 32 == b >> 32
+    }
+}
+
 /// Someone the registry does not hold yet (as far as the importer knows).
 struct Newcomer {
     id_number: String,
@@ -227,24 +285,59 @@ struct Newcomer {
     place: String,
 }
 
+/// A map keyed by ID number, held as the number it is ([`PersonIds::key`]): no string to
+/// allocate or compare a person; anything not of that form is kept as text.
+struct IdNumberMap<V> {
+    by_key: foldhash::HashMap<u64, V>,
+    others: foldhash::HashMap<String, V>,
+}
+
+impl<V> Default for IdNumberMap<V> {
+    fn default() -> Self {
+        IdNumberMap {
+            by_key: foldhash::HashMap::default(),
+            others: foldhash::HashMap::default(),
+        }
+    }
+}
+
+impl<V: Copy> IdNumberMap<V> {
+    fn get(&self, id_number: &str) -> Option<&V> {
+        match PersonIds::key(id_number) {
+            Some(k) => self.by_key.get(&k),
+            None => self.others.get(id_number),
+        }
+    }
+
+    fn insert(&mut self, id_number: &str, v: V) {
+        match PersonIds::key(id_number) {
+            Some(k) => self.by_key.insert(k, v),
+            None => self.others.insert(id_number.to_string(), v),
+        };
+    }
+}
+
 #[derive(Default)]
 struct Segment {
     facts: Vec<PendingFact>,
     people: Vec<Newcomer>,
-    index: foldhash::HashMap<String, u32>,
+    index: IdNumberMap<u32>,
     /// Registered people's names as 公安 gives them.
     names: Vec<(i64, String)>,
 }
 
 impl Segment {
-    fn newcomer(&mut self, f: &StagedFact) -> Who {
+    /// The newcomer a fact names (registered in this segment on first sight). Takes the fact's
+    /// ID number and name, which the fact needs no longer.
+    fn newcomer(&mut self, f: &mut StagedFact) -> Who {
         if let Some(&i) = self.index.get(&f.id_number) {
             return Who::New(i);
         }
         let i = self.people.len() as u32;
+        self.index.insert(&f.id_number, i);
         self.people.push(Newcomer {
-            id_number: f.id_number.clone(),
-            name: f.name.clone(),
+            id_number: std::mem::take(&mut f.id_number),
+            name: std::mem::take(&mut f.name),
             sex: f.sex,
             birth_date: f.birth_date,
             place: if f.kind == "hukou" {
@@ -253,7 +346,6 @@ impl Segment {
                 String::new()
             },
         });
-        self.index.insert(f.id_number.clone(), i);
         Who::New(i)
     }
 }
@@ -305,7 +397,7 @@ struct SegmentsSeen {
 fn write_segment(
     t: &mut dyn Tx,
     seg: &mut Segment,
-    batch_people: &mut foldhash::HashMap<String, i64>,
+    batch_people: &mut IdNumberMap<i64>,
     ctx: &BatchCtx,
     seen: &mut SegmentsSeen,
     more_follow: bool,
@@ -320,10 +412,19 @@ fn write_segment(
         // ID number, which starts with the issuing county): people of one village get
         // neighbouring ids, so their facts, written in person order, also reach the division
         // index nearly in order, and a village's people share pages.
+        // Sorted on integers (the place's digits, the ID number as a number): one village's
+        // people still come together; the texts are compared only where those tie.
+        let keyed: Vec<(u64, u64)> = seg
+            .people
+            .iter()
+            .map(|p| (digits_key(&p.place), PersonIds::key(&p.id_number).unwrap_or(u64::MAX)))
+            .collect();
         let mut order: Vec<usize> = (0..seg.people.len()).collect();
         order.sort_unstable_by(|&x, &y| {
-            let (a, b) = (&seg.people[x], &seg.people[y]);
-            (a.place.as_str(), a.id_number.as_str()).cmp(&(b.place.as_str(), b.id_number.as_str()))
+            keyed[x].cmp(&keyed[y]).then_with(|| {
+                let (a, b) = (&seg.people[x], &seg.people[y]);
+                (a.place.as_str(), a.id_number.as_str()).cmp(&(b.place.as_str(), b.id_number.as_str()))
+            })
         });
         lap.mark("newcomers-ordered");
         if ctx.exact_people {
@@ -334,7 +435,7 @@ fn write_segment(
         }
         lap.mark("newcomers-written");
         for (p, id) in seg.people.iter().zip(&ids) {
-            batch_people.insert(p.id_number.clone(), *id);
+            batch_people.insert(&p.id_number, *id);
         }
         lap.mark("persons");
     }
@@ -370,26 +471,31 @@ fn write_segment(
         }
     }
     kinds.sort_unstable();
-    let person_first = t.backend() == crate::Backend::Postgres;
-    let mut keyed: Vec<(u128, i64, &PendingFact)> = seg
+    let fresh_kind: Vec<bool> = kinds.iter().map(|k| ctx.fresh(k)).collect();
+    let key = SortKey {
+        person_first: t.backend() == crate::Backend::Postgres,
+    };
+    let mut keyed: Vec<(u128, u32)> = seg
         .facts
         .iter()
-        .map(|f| {
-            let p = pid(f.who);
-            let kind = kinds.iter().position(|k| *k == f.kind).unwrap_or(0) as u128;
-            // Days from the common era, shifted to stay non-negative in 32 bits.
-            let day = u128::from((i64::from(f.valid_from.num_days_from_ce()) + (1i64 << 31)) as u32);
-            let person = u128::from(p as u64);
-            let key = if person_first {
-                (person << 64) | (kind << 32) | day
-            } else {
-                (kind << 96) | (person << 32) | day
-            };
-            (key, p, f)
+        .enumerate()
+        .map(|(i, f)| {
+            let kind = kinds.iter().position(|k| *k == f.kind).unwrap_or(0) as u32;
+            (key.of(kind, pid(f.who), f.valid_from), i as u32)
         })
         .collect();
     keyed.sort_unstable_by_key(|e| e.0);
-    let order: Vec<(i64, &PendingFact)> = keyed.into_iter().map(|(_, p, f)| (p, f)).collect();
+    // The facts themselves moved into that order, once: every pass below then reads them in
+    // sequence (reading them through a sorted list of references missed the cache at every
+    // fact, in each of three passes).
+    let mut facts = seg.facts;
+    let sorted: Vec<PendingFact> = keyed.iter().map(|&(_, i)| facts[i as usize].take()).collect();
+    drop(facts);
+    let order: Vec<(i64, &PendingFact)> = keyed
+        .iter()
+        .zip(&sorted)
+        .map(|(&(k, _), f)| (key.person(k), f))
+        .collect();
     lap.mark("sorted");
     // Facts of a kind new to the source need no key check against the table, except those of
     // people who had facts in an earlier segment; inside the segment, equal keys are
@@ -399,22 +505,21 @@ fn write_segment(
     // path.
     let mut direct: Vec<bool> = vec![false; order.len()];
     {
-        let same_key = order
+        let same_key = keyed.windows(2).any(|w| w[0].0 == w[1].0);
+        if keyed
             .windows(2)
-            .any(|w| (w[0].0, w[0].1.kind, w[0].1.valid_from) == (w[1].0, w[1].1.kind, w[1].1.valid_from));
-        if order
-            .windows(2)
-            .any(|w| (w[0].0, w[0].1.kind) == (w[1].0, w[1].1.kind) && w[0].1.valid_from != w[1].1.valid_from)
+            .any(|w| key.same_person_and_kind(w[0].0, w[1].0) && w[0].0 != w[1].0)
         {
             seen.supersession = true;
         }
-        for (i, (p, f)) in order.iter().enumerate() {
-            let before = seen.people.binary_search(p).is_ok();
-            let fresh = ctx.fresh(f.kind);
+        let postgres = t.backend() == crate::Backend::Postgres;
+        for (i, &(k, _)) in keyed.iter().enumerate() {
+            let before = !seen.people.is_empty() && seen.people.binary_search(&key.person(k)).is_ok();
+            let fresh = fresh_kind[key.kind(k) as usize];
             if before || !fresh {
                 seen.supersession = true;
             }
-            direct[i] = fresh && !before && !same_key && t.backend() == crate::Backend::Postgres;
+            direct[i] = fresh && !before && !same_key && postgres;
         }
         // Only a later segment asks who came before (most batches are one segment).
         if more_follow {
@@ -739,6 +844,19 @@ impl Lap {
     }
 }
 
+/// Up to 15 digits as a number, ordered by length and then by value (for codes of one length,
+/// the order of the texts); 0 for the empty text, `u64::MAX` for anything else.
+fn digits_key(s: &str) -> u64 {
+    if s.is_empty() {
+        return 0;
+    }
+    if s.len() > 15 || !s.bytes().all(|c| c.is_ascii_digit()) {
+        return u64::MAX;
+    }
+    let n = s.bytes().fold(0u64, |n, c| n * 10 + u64::from(c - b'0'));
+    ((s.len() as u64) << 60) | n
+}
+
 /// The registry's ID numbers with their person ids, held by an importer across the files of
 /// one run: a fact of someone already registered is staged with the person's id, so the batch
 /// neither looks the person up by the 18-character key nor joins on it (most rows of every file
@@ -845,10 +963,13 @@ pub fn apply_batch_known(
         known.refresh(t)?;
         apply_batch_resolving(t, meta, items, Some(known), true)
     })?;
-    for (id_number, id) in fresh {
-        if let Some(k) = PersonIds::key(&id_number) {
-            known.ids.insert(k, id);
-        }
+    // Those whose ID numbers are not of the usual form are not in the map (the database
+    // resolves them), as in [`PersonIds::add_rows`].
+    for (k, id) in fresh.by_key {
+        known.ids.insert(k, id);
+        known.max_id = known.max_id.max(id);
+    }
+    for id in fresh.others.into_values() {
         known.max_id = known.max_id.max(id);
     }
     Ok(summary)
@@ -874,7 +995,7 @@ fn apply_batch_resolving(
     items: &mut dyn Iterator<Item = std::result::Result<Staged, String>>,
     known: Option<&PersonIds>,
     exact_people: bool,
-) -> Result<(BatchSummary, foldhash::HashMap<String, i64>)> {
+) -> Result<(BatchSummary, IdNumberMap<i64>)> {
     let batch_id = t
         .query_one(
             "INSERT INTO import_batch (source, department, file_name, sha256, size_bytes, encoding, archive_path, started_at)
@@ -960,7 +1081,7 @@ fn apply_batch_resolving(
     // of an import has nothing else to hide its reading behind), and large files still go in
     // large segments.
     let mut segment_limit = (segment_facts / 16).max(1);
-    let mut batch_people: foldhash::HashMap<String, i64> = foldhash::HashMap::default();
+    let mut batch_people: IdNumberMap<i64> = IdNumberMap::default();
     let mut kinds: std::collections::BTreeSet<&'static str> = std::collections::BTreeSet::new();
     let (mut persons_new, mut touched) = (0i64, 0i64);
     let mut last: Option<(String, Who)> = None;
@@ -969,16 +1090,20 @@ fn apply_batch_resolving(
     // for a 30,000,000-fact batch).
     for item in &mut *items {
         let full = match item.map_err(StoreError::Aborted)? {
-            Staged::Fact(f) => {
+            Staged::Fact(mut f) => {
                 kinds.insert(f.kind);
                 // A row's facts come together: its person is looked up once, not per fact.
                 let who = match &last {
                     Some((id_number, who)) if *id_number == f.id_number => *who,
                     _ => {
-                        let who = match known
+                        let registered = known
                             .and_then(|k| k.get(&f.id_number))
-                            .or_else(|| batch_people.get(&f.id_number).copied())
-                        {
+                            .or_else(|| batch_people.get(&f.id_number).copied());
+                        // The buffer is reused: a clone per row was an allocation per row.
+                        let last = last.get_or_insert_with(|| (String::new(), Who::Id(0)));
+                        last.0.clear();
+                        last.0.push_str(&f.id_number);
+                        last.1 = match registered {
                             Some(pid) => {
                                 // 公安 holds the authoritative name.
                                 if ctx.gongan && f.first_of_person {
@@ -986,14 +1111,9 @@ fn apply_batch_resolving(
                                 }
                                 Who::Id(pid)
                             }
-                            None => seg.newcomer(&f),
+                            None => seg.newcomer(&mut f),
                         };
-                        // The buffer is reused: a clone per row was an allocation per row.
-                        let (last_id, last_who) = last.get_or_insert_with(|| (String::new(), who));
-                        last_id.clear();
-                        last_id.push_str(&f.id_number);
-                        *last_who = who;
-                        who
+                        last.1
                     }
                 };
                 if seg.facts.capacity() == 0 {
