@@ -329,7 +329,8 @@ impl Db {
                 (8, include_str!("../migrations/sqlite/0008_visits.sql")),
                 // 9 was an earlier form of PostgreSQL's 11, withdrawn before release; 11 is
                 // PostgreSQL only (SQLite keeps its foreign keys; BENCHMARKS.md, registry import);
-                // 12 is each database's own.
+                // 12 is each database's own; 13 is PostgreSQL only (its division index by code alone;
+                // SQLite measured no gain).
                 (10, include_str!("../migrations/sqlite/0010_visitor_account.sql")),
                 (12, include_str!("../migrations/sqlite/0012_registry_history_kept.sql")),
             ],
@@ -350,6 +351,10 @@ impl Db {
                 (
                     12,
                     include_str!("../migrations/postgres/0012_fact_checks_sized_hot_updates.sql"),
+                ),
+                (
+                    13,
+                    include_str!("../migrations/postgres/0013_fact_division_by_value.sql"),
                 ),
             ],
         };

@@ -474,3 +474,170 @@ fn a_large_import_batch_leaves_the_reference_checks_on() {
         }
     }
 }
+
+/// The definitions of the registry tables' indexes and keys, as the database reports them.
+fn registry_indexes(t: &testing::TestDb) -> String {
+    let sql = match t.db.backend() {
+        yanglao_store::Backend::Postgres => {
+            "SELECT string_agg(d, E'\n' ORDER BY d) FROM (
+               SELECT indexdef AS d FROM pg_indexes WHERE tablename IN ('fact', 'person', 'fact_conflict')
+               UNION ALL
+               SELECT conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint
+               WHERE conrelid IN ('fact'::regclass, 'person'::regclass, 'fact_conflict'::regclass)) x"
+        }
+        yanglao_store::Backend::Sqlite => {
+            "SELECT group_concat(d, char(10)) FROM (SELECT name || ' ' || COALESCE(sql, '') AS d FROM sqlite_master
+             WHERE tbl_name IN ('fact', 'person', 'fact_conflict') ORDER BY name)"
+        }
+    };
+    t.db.query_one(sql, &[])
+        .expect("q")
+        .expect("row")
+        .text(0)
+        .expect("text")
+}
+
+/// PostgreSQL: the oid of each index of the fact and person tables (a rebuilt index has a new one).
+fn index_oids(t: &testing::TestDb) -> String {
+    t.db.query_one(
+        "SELECT string_agg(c.relname || '=' || c.oid, ' ' ORDER BY c.relname) FROM pg_index x
+         JOIN pg_class c ON c.oid = x.indexrelid WHERE x.indrelid IN ('fact'::regclass, 'person'::regclass)",
+        &[],
+    )
+    .expect("q")
+    .expect("row")
+    .text(0)
+    .expect("text")
+}
+
+#[test]
+fn a_first_load_built_without_indexes_leaves_them_as_they_were() {
+    // Enough newcomers and facts in the first segment for PostgreSQL to load both tables
+    // without their indexes (50,000 of each).
+    let people = 60_000i64;
+    let rows = |people: i64| {
+        (0..people).flat_map(|i| {
+            let id = format!("1501021950{i:07}X");
+            [
+                Ok(fact(i + 1, &id, "hukou", "150102001201", d(2000, 1, 1))),
+                Ok(fact(i + 1, &id, "residence", "150102001202", d(2000, 1, 1))),
+                Ok(Staged::RowDone { ok: true }),
+            ]
+        })
+    };
+    for t in testing::all() {
+        let pg = t.db.backend() == yanglao_store::Backend::Postgres;
+        let before = registry_indexes(&t);
+        assert!(before.contains("fact_division"), "{}: {before}", t.name);
+        let oids = if pg { index_oids(&t) } else { String::new() };
+
+        // Fails after its facts are written: everything is as before, indexes too.
+        let mut known = yanglao_store::registry::PersonIds::default();
+        yanglao_store::registry::apply_batch_known(
+            &t.db,
+            &meta("first-failing", Some(FailAt::AfterFacts)),
+            &mut rows(people),
+            &mut known,
+        )
+        .expect_err("injected failure");
+        assert_eq!(
+            registry_indexes(&t),
+            before,
+            "{}: a failed load keeps the indexes",
+            t.name
+        );
+        if pg {
+            assert_eq!(
+                index_oids(&t),
+                oids,
+                "{}: a failed load leaves the same indexes",
+                t.name
+            );
+        }
+
+        let mut known = yanglao_store::registry::PersonIds::default();
+        let b = yanglao_store::registry::apply_batch_known(&t.db, &meta("first", None), &mut rows(people), &mut known)
+            .expect("apply");
+        assert_eq!((b.persons_new, b.facts_new), (people, 2 * people), "{}", t.name);
+        assert_eq!(
+            registry_indexes(&t),
+            before,
+            "{}: the same indexes after the load",
+            t.name
+        );
+        let rebuilt = if pg { index_oids(&t) } else { String::new() };
+        if pg {
+            // Every index of both tables was built again, but the person table's primary key.
+            let (old, new): (Vec<&str>, Vec<&str>) = (oids.split(' ').collect(), rebuilt.split(' ').collect());
+            assert_eq!(old.len(), new.len());
+            for (o, n) in old.iter().zip(&new) {
+                assert_eq!(o == n, o.starts_with("person_pkey="), "{}: {o} → {n}", t.name);
+            }
+        }
+        // The rebuilt keys hold: a second fact with the same key, a second person with the
+        // same ID number, a conflict naming no fact.
+        let now = Value::Time(chrono::Utc::now());
+        let err =
+            t.db.exec(
+                "INSERT INTO fact (person_id, kind, value, valid_from, source, batch_id, recorded_at)
+                 SELECT person_id, kind, value, valid_from, source, batch_id, $1 FROM fact WHERE id = (SELECT MIN(id) FROM fact)",
+                std::slice::from_ref(&now),
+            )
+            .expect_err("the fact key is unique again");
+        assert!(err.to_string().to_lowercase().contains("unique"), "{}: {err}", t.name);
+        let err =
+            t.db.exec(
+                "INSERT INTO person (id_number, name, sex, birth_date, first_batch)
+                 SELECT id_number, name, sex, birth_date, first_batch FROM person WHERE id = (SELECT MIN(id) FROM person)",
+                &[],
+            )
+            .expect_err("the ID number is unique again");
+        assert!(
+            err.to_string().to_lowercase().contains("unique") || err.to_string().contains("duplicate"),
+            "{}: {err}",
+            t.name
+        );
+        let err =
+            t.db.exec(
+                "INSERT INTO fact_conflict (fact_id, other_fact_id, batch_id) VALUES (-1, -2, $1)",
+                &[Value::Int(b.id)],
+            )
+            .expect_err("a conflict names facts");
+        assert!(
+            err.to_string().to_lowercase().contains("foreign key"),
+            "{}: {err}",
+            t.name
+        );
+        // The registry reads as loaded: one person's facts by the rebuilt keys.
+        let id = known_id(&t, "15010219500000007X");
+        let facts = person_facts(&t.db, id).expect("facts");
+        assert_eq!(facts.len(), 2, "{}", t.name);
+
+        // A later large batch into the table that now holds facts keeps the indexes it has.
+        let mut more = (people..people + 60_000).flat_map(|i| {
+            let id = format!("1501021950{i:07}X");
+            [
+                Ok(fact(i + 1, &id, "hukou", "150102001201", d(2000, 1, 1))),
+                Ok(Staged::RowDone { ok: true }),
+            ]
+        });
+        yanglao_store::registry::apply_batch_known(&t.db, &meta("second", None), &mut more, &mut known).expect("apply");
+        assert_eq!(registry_indexes(&t), before, "{}", t.name);
+        if pg {
+            assert_eq!(
+                index_oids(&t),
+                rebuilt,
+                "{}: nothing rebuilt for a table with facts",
+                t.name
+            );
+        }
+    }
+}
+
+fn known_id(t: &testing::TestDb, id_number: &str) -> i64 {
+    t.db.query_one("SELECT id FROM person WHERE id_number = $1", &[Value::text(id_number)])
+        .expect("q")
+        .expect("row")
+        .int(0)
+        .expect("id")
+}
