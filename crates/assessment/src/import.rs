@@ -509,6 +509,7 @@ pub fn import_file(
         let mut items: Vec<Result<Staged, String>> = Vec::new();
         for g in &good {
             items.push(Ok(Staged::Fact(StagedFact {
+                person_id: None,
                 row_no: g.row_no,
                 id_number: g.id.as_str().to_string(),
                 name: g.name.clone(),

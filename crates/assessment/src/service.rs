@@ -694,6 +694,7 @@ fn digest(s: &str) -> String {
 
 fn staged_level(person: &registry::Person, level: i64, from: NaiveDate, to: Option<NaiveDate>) -> Staged {
     Staged::Fact(StagedFact {
+        person_id: None,
         row_no: 1,
         id_number: person.id_number.clone(),
         name: person.name.clone(),

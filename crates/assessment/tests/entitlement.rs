@@ -19,6 +19,7 @@ fn d(y: i32, m: u32, day: u32) -> NaiveDate {
 
 fn fact(id: &IdNumber, kind: &'static str, value: &str, first: bool) -> Staged {
     Staged::Fact(StagedFact {
+        person_id: None,
         row_no: 2,
         id_number: id.as_str().into(),
         name: "张三".into(),

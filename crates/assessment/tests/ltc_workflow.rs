@@ -63,6 +63,7 @@ fn person(db: &Db, sha: &str, id: &IdNumber, name: &str, village: &str) -> i64 {
     };
     let mut items = vec![
         Ok(Staged::Fact(StagedFact {
+            person_id: None,
             row_no: 2,
             id_number: id.as_str().into(),
             name: name.into(),

@@ -31,6 +31,7 @@ fn people(db: &Db, sha: &str, list: &[(&IdNumber, &str, &str)]) -> Vec<i64> {
     let mut items = Vec::new();
     for (i, (id, name, village)) in list.iter().enumerate() {
         items.push(Ok(Staged::Fact(StagedFact {
+            person_id: None,
             row_no: i as i64 + 2,
             id_number: id.as_str().to_string(),
             name: name.to_string(),
@@ -408,6 +409,7 @@ fn a_result_supersedes_the_older_and_an_amendment_is_audited() {
             fail_at: None,
         };
         let mut items = vec![Ok(Staged::Fact(StagedFact {
+            person_id: None,
             row_no: 2,
             id_number: id.as_str().into(),
             name: "王五".into(),

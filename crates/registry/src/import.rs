@@ -8,7 +8,7 @@ use std::hash::Hash;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender};
-use std::sync::Mutex;
+use std::sync::RwLock;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
@@ -47,7 +47,7 @@ pub struct ImportOptions<'a> {
     pub fail_at: Option<FailAt>,
     /// People already registered, kept across the files of one run (see [`PersonIds`]);
     /// `None` lets the database resolve every row.
-    pub known: Option<&'a Mutex<PersonIds>>,
+    pub known: Option<&'a RwLock<PersonIds>>,
 }
 
 #[derive(Debug)]
@@ -202,6 +202,7 @@ fn read_file(
         persons: foldhash::HashSet::default(),
         pending: Vec::new(),
         failed: false,
+        known: opts.known,
     };
     let mut chunk = Vec::with_capacity(CHUNK);
     let timings = std::env::var_os("YANGLAO_TIMINGS").is_some();
@@ -314,10 +315,7 @@ fn apply_file(
         }))
         .flatten();
     let batch = match opts.known {
-        Some(known) => {
-            let mut known = known.lock().unwrap_or_else(|e| e.into_inner());
-            registry::apply_batch_known(db, &meta, &mut items, &mut known)
-        }
+        Some(known) => registry::apply_batch_known(db, &meta, &mut items, known),
         None => registry::apply_batch(db, &meta, &mut items),
     }?;
     let mut reports = Vec::new();
@@ -351,6 +349,8 @@ struct RowStream<'a> {
     persons: foldhash::HashSet<u64>,
     pending: Vec<Staged>,
     failed: bool,
+    /// The importer's map of registered people, shared with the batches.
+    known: Option<&'a RwLock<PersonIds>>,
 }
 
 /// A 64-bit digest of a row's key or values, for finding duplicates. foldhash with a fixed
@@ -438,11 +438,27 @@ impl Iterator for RowStream<'_> {
                     let birth = parsed.id_number.birth_date();
                     let sex = parsed.id_number.sex().code();
                     let mut first_of_person = self.persons.insert(hash_of(&[&id]));
-                    for f in parsed.facts {
+                    // Who is registered already is looked up here, on the reading thread,
+                    // rather than by the batch's writer (a tenth of its work in files of
+                    // registered people).
+                    let person_id = self.known.and_then(|k| k.read().ok().and_then(|k| k.get(&id)));
+                    // The name only where the writer reads it (a person's first fact, see
+                    // `StagedFact::first_of_person`), and the row's strings moved into its
+                    // last fact: a row's facts cost no copies of them.
+                    let mut name = parsed.name;
+                    let mut id = id;
+                    let count = parsed.facts.len();
+                    for (i, f) in parsed.facts.into_iter().enumerate() {
+                        let last = i + 1 == count;
                         out.push(Staged::Fact(StagedFact {
+                            person_id,
                             row_no: row,
-                            id_number: id.clone(),
-                            name: parsed.name.clone(),
+                            id_number: if last { std::mem::take(&mut id) } else { id.clone() },
+                            name: if first_of_person {
+                                std::mem::take(&mut name)
+                            } else {
+                                String::new()
+                            },
                             sex,
                             birth_date: birth,
                             kind: f.kind.code(),

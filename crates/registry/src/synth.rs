@@ -890,7 +890,7 @@ pub fn generate_into(db: &yanglao_store::Db, opts: &GenOptions) -> Result<Manife
     let cat = yanglao_store::divisions::load_catalogue(db)?;
     import_villages(db, &cat, &opts.out.join(&m.villages_file))?;
     let cat = yanglao_store::divisions::load_catalogue(db)?;
-    let known = std::sync::Mutex::new(yanglao_store::registry::PersonIds::default());
+    let known = std::sync::RwLock::new(yanglao_store::registry::PersonIds::default());
     for f in &m.files {
         let src = crate::sources::source(&f.source)
             .ok_or_else(|| crate::import::ImportError::Header(format!("unknown source {}", f.source)))?;

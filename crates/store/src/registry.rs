@@ -3,7 +3,7 @@
 //! staging table and moved into the registry by a handful of statements, all in one
 //! transaction, so a batch lands whole or not at all.
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use serde::Serialize;
 
 use crate::{ColType, Db, Result, Row, StoreError, Tx, Value};
@@ -11,6 +11,11 @@ use crate::{ColType, Db, Result, Row, StoreError, Tx, Value};
 /// One fact from one row of a department file, already validated.
 #[derive(Debug, Clone)]
 pub struct StagedFact {
+    /// The person's id where the sender knows them registered (the importer's reading thread,
+    /// from the map of registered people it shares with the batch); `None` leaves finding them
+    /// to the batch. Trusted as given: persons are never deleted or renumbered, so an id once
+    /// read for an ID number stays its id.
+    pub person_id: Option<i64>,
     pub row_no: i64,
     pub id_number: String,
     pub name: String,
@@ -21,6 +26,7 @@ pub struct StagedFact {
     pub valid_from: NaiveDate,
     pub valid_to: Option<NaiveDate>,
     /// The first fact of this person in the batch: it carries the person's name and details.
+    /// The name is read from this fact only (the importer leaves it empty on the others).
     pub first_of_person: bool,
 }
 
@@ -1044,20 +1050,25 @@ pub fn apply_batch(
 
 /// [`apply_batch`] with the importer's [`PersonIds`]: brought up to date inside the
 /// transaction, used to stage known people by id, and given the batch's new people once the
-/// batch has committed (not before: a batch that fails adds nobody).
+/// batch has committed (not before: a batch that fails adds nobody). The map is shared: the
+/// importer's reading threads look people up in it while the batch runs (see
+/// [`StagedFact::person_id`]); it is locked for writing only to be brought up to date and to
+/// take the new people.
 pub fn apply_batch_known(
     db: &Db,
     meta: &NewBatch,
     items: &mut dyn Iterator<Item = std::result::Result<Staged, String>>,
-    known: &mut PersonIds,
+    known: &std::sync::RwLock<PersonIds>,
 ) -> Result<BatchSummary> {
     // Every person and batch its facts name is read or created inside this transaction.
     let (summary, fresh) = db.tx_known_references(|t| {
         lock_source(t, &meta.department)?;
         lock_registration(t)?;
-        known.refresh(t)?;
-        apply_batch_resolving(t, meta, items, Some(known), true)
+        known.write().unwrap_or_else(|e| e.into_inner()).refresh(t)?;
+        let known = known.read().unwrap_or_else(|e| e.into_inner());
+        apply_batch_resolving(t, meta, items, Some(&known), true)
     })?;
+    let mut known = known.write().unwrap_or_else(|e| e.into_inner());
     // Those whose ID numbers are not of the usual form are not in the map (the database
     // resolves them), as in [`PersonIds::add_rows`].
     for (k, id) in fresh.by_key {
@@ -1142,7 +1153,9 @@ fn apply_batch_resolving(
     let mut ctx = BatchCtx {
         batch: Value::Int(batch_id),
         source: Value::text(&meta.department),
-        now: Value::Time(meta.now),
+        // Whole seconds (the batch keeps its exact start): SQLite stores a time as text, and
+        // the nanoseconds were ten of a fact row's hundred or so bytes.
+        now: Value::Time(meta.now.with_nanosecond(0).unwrap_or(meta.now)),
         gongan: meta.department == "gongan",
         held_kinds,
         exact_people: exact_people && known.is_some(),
@@ -1193,8 +1206,9 @@ fn apply_batch_resolving(
                 let who = match &last {
                     Some((id_number, who)) if *id_number == f.id_number => *who,
                     _ => {
-                        let registered = known
-                            .and_then(|k| k.get(&f.id_number))
+                        let registered = f
+                            .person_id
+                            .or_else(|| known.and_then(|k| k.get(&f.id_number)))
                             .or_else(|| batch_people.get(&f.id_number).copied());
                         // The buffer is reused: a clone per row was an allocation per row.
                         let last = last.get_or_insert_with(|| (String::new(), Who::Id(0)));

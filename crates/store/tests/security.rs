@@ -14,6 +14,7 @@ fn d(y: i32, m: u32, day: u32) -> NaiveDate {
 
 fn fact(row: i64, id: &str, kind: &'static str, value: &str, from: NaiveDate) -> Staged {
     Staged::Fact(StagedFact {
+        person_id: None,
         row_no: row,
         id_number: id.into(),
         name: "张三".into(),

@@ -43,6 +43,7 @@ fn catalogue_round_trips_with_history() {
 
 fn fact(row: i64, id: &str, kind: &'static str, value: &str, from: NaiveDate) -> Staged {
     Staged::Fact(StagedFact {
+        person_id: None,
         row_no: row,
         id_number: id.into(),
         name: "张三".into(),
@@ -303,11 +304,11 @@ fn facts_reference_registered_people_and_batches() {
     let lone = "110105194912310029";
     for t in testing::all() {
         let mut items = vec![Ok(fact(1, id, "hukou", "150102001201", d(2000, 1, 1)))].into_iter();
-        let mut known = yanglao_store::registry::PersonIds::default();
-        let b = yanglao_store::registry::apply_batch_known(&t.db, &meta("refs", None), &mut items, &mut known)
-            .expect("apply");
+        let known = std::sync::RwLock::new(yanglao_store::registry::PersonIds::default());
+        let b =
+            yanglao_store::registry::apply_batch_known(&t.db, &meta("refs", None), &mut items, &known).expect("apply");
         assert_eq!(
-            known.get(id).map(|_| ()),
+            known.read().expect("lock").get(id).map(|_| ()),
             Some(()),
             "{}: the map learns the new person",
             t.name
@@ -430,9 +431,9 @@ fn a_large_import_batch_leaves_the_reference_checks_on() {
             )
             .expect("counting check");
         }
-        let mut known = yanglao_store::registry::PersonIds::default();
-        let b = yanglao_store::registry::apply_batch_known(&t.db, &meta("large", None), &mut items, &mut known)
-            .expect("apply");
+        let known = std::sync::RwLock::new(yanglao_store::registry::PersonIds::default());
+        let b =
+            yanglao_store::registry::apply_batch_known(&t.db, &meta("large", None), &mut items, &known).expect("apply");
         assert_eq!((b.persons_new, b.facts_new), (people, 2 * people), "{}", t.name);
         if pg {
             let runs =
@@ -532,12 +533,12 @@ fn a_first_load_built_without_indexes_leaves_them_as_they_were() {
         let oids = if pg { index_oids(&t) } else { String::new() };
 
         // Fails after its facts are written: everything is as before, indexes too.
-        let mut known = yanglao_store::registry::PersonIds::default();
+        let known = std::sync::RwLock::new(yanglao_store::registry::PersonIds::default());
         yanglao_store::registry::apply_batch_known(
             &t.db,
             &meta("first-failing", Some(FailAt::AfterFacts)),
             &mut rows(people),
-            &mut known,
+            &known,
         )
         .expect_err("injected failure");
         assert_eq!(
@@ -555,8 +556,8 @@ fn a_first_load_built_without_indexes_leaves_them_as_they_were() {
             );
         }
 
-        let mut known = yanglao_store::registry::PersonIds::default();
-        let b = yanglao_store::registry::apply_batch_known(&t.db, &meta("first", None), &mut rows(people), &mut known)
+        let known = std::sync::RwLock::new(yanglao_store::registry::PersonIds::default());
+        let b = yanglao_store::registry::apply_batch_known(&t.db, &meta("first", None), &mut rows(people), &known)
             .expect("apply");
         assert_eq!((b.persons_new, b.facts_new), (people, 2 * people), "{}", t.name);
         assert_eq!(
@@ -621,7 +622,7 @@ fn a_first_load_built_without_indexes_leaves_them_as_they_were() {
                 Ok(Staged::RowDone { ok: true }),
             ]
         });
-        yanglao_store::registry::apply_batch_known(&t.db, &meta("second", None), &mut more, &mut known).expect("apply");
+        yanglao_store::registry::apply_batch_known(&t.db, &meta("second", None), &mut more, &known).expect("apply");
         assert_eq!(registry_indexes(&t), before, "{}", t.name);
         if pg {
             assert_eq!(

@@ -172,6 +172,7 @@ fn load(db: &Db, people: &[P]) -> BTreeMap<&'static str, i64> {
                 _ => value.to_string(),
             };
             list.push(StagedFact {
+                person_id: None,
                 row_no: list.len() as i64 + 2,
                 id_number: id.as_str().to_string(),
                 name: format!("测试{}", p.key),

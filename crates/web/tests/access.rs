@@ -24,6 +24,7 @@ fn d(y: i32, m: u32, day: u32) -> NaiveDate {
 
 fn add_person(db: &Db, id: &IdNumber, name: &str, hukou: &str, sha: &str) -> i64 {
     let mut items = vec![Ok(Staged::Fact(StagedFact {
+        person_id: None,
         row_no: 1,
         id_number: id.as_str().to_string(),
         name: name.into(),

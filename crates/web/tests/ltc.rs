@@ -121,6 +121,7 @@ fn person(db: &Db, id: &IdNumber, name: &str, village: &str, sha: &str) -> i64 {
     };
     let mut items = vec![
         Ok(Staged::Fact(StagedFact {
+            person_id: None,
             row_no: 2,
             id_number: id.as_str().into(),
             name: name.into(),

@@ -123,6 +123,7 @@ fn people(db: &Db, list: &[(&IdNumber, &str, &str, &str)]) -> Vec<i64> {
                 ("living", living.to_string())
             };
             items.push(Ok(Staged::Fact(StagedFact {
+                person_id: None,
                 row_no: i as i64 + 2,
                 id_number: id.as_str().into(),
                 name: name.to_string(),

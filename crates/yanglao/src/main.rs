@@ -798,7 +798,7 @@ pub fn import_path(
         };
         jobs.push((path.to_path_buf(), code.to_string()));
     }
-    let known = std::sync::Mutex::new(yanglao_store::registry::PersonIds::default());
+    let known = std::sync::RwLock::new(yanglao_store::registry::PersonIds::default());
     let mut sources = Vec::with_capacity(jobs.len());
     for (_, code) in &jobs {
         let Some(s) = source(code) else {
