@@ -1310,21 +1310,9 @@ fn apply_batch_resolving(
     lap.mark("count");
     if t.backend() == crate::Backend::Postgres && facts_new > 100_000 {
         // Large batches change the table's shape: refresh the statistics the next
-        // statements are planned with (sampled: 0.2–0.3 s at 1,000,000 people) — when the
-        // batch added a tenth or more of what the statistics last counted (autovacuum's own
-        // rule for analysing); a smaller one leaves them good enough.
-        let counted = t
-            .query_one(
-                "SELECT reltuples::bigint FROM pg_class WHERE oid = 'fact'::regclass",
-                &[],
-            )?
-            .map(|r| r.int(0))
-            .transpose()?
-            .unwrap_or(-1);
-        if counted < 0 || facts_new.saturating_mul(10) >= counted {
-            t.batch("ANALYZE fact")?;
-            lap.mark("analyze");
-        }
+        // statements are planned with (sampled, so cheap).
+        t.batch("ANALYZE fact")?;
+        lap.mark("analyze");
     }
     let mut facts_ended = touched - facts_new;
 
