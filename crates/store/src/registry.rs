@@ -789,9 +789,9 @@ fn trust_references(t: &mut dyn Tx, trusted: bool) -> Result<()> {
 
 /// PostgreSQL: drops a table's indexes for a batch that loads it while empty, and returns the
 /// statements that build them again. Built once from the loaded table, by sorting, they cost
-/// less than kept up row by row: the 户籍 file's 3,000,000 facts took 9.0 s to insert with
-/// the fact table's indexes and 5.4 s without, the builds included (BENCHMARKS.md, registry
-/// import, session 7). With `with_primary`, the primary key too, and the foreign keys that
+/// less than kept up row by row: the 户籍 file's 3,000,000 facts took 8.5–9.0 s to insert
+/// with the fact table's indexes and 5.4–5.8 s without, the builds included (BENCHMARKS.md,
+/// registry import, change 31). With `with_primary`, the primary key too, and the foreign keys that
 /// reference it (empty as the table is, they are checked again at once); otherwise the primary
 /// key stays, and with it every reference to the table. Under an exclusive lock on the table,
 /// taken before it is seen empty and held to the end of the batch (readers wait for the first
