@@ -516,11 +516,8 @@ fn write_segment(
     let mut facts = seg.facts;
     let sorted: Vec<PendingFact> = keyed.iter().map(|&(_, i)| facts[i as usize].take()).collect();
     drop(facts);
-    let order: Vec<(i64, &PendingFact)> = keyed
-        .iter()
-        .zip(&sorted)
-        .map(|(&(k, _), f)| (key.person(k), f))
-        .collect();
+    // Each fact in that order with its person's id.
+    let in_order = || keyed.iter().zip(&sorted).map(|(&(k, _), f)| (key.person(k), f));
     lap.mark("sorted");
     // Facts of a kind new to the source need no key check against the table, except those of
     // people who had facts in an earlier segment; inside the segment, equal keys are
@@ -528,7 +525,7 @@ fn write_segment(
     // `INSERT … ON CONFLICT` from staging cost twice a `COPY`); SQLite's single
     // `INSERT … SELECT` from staging is faster than any per-row statement, so it keeps that
     // path.
-    let mut direct: Vec<bool> = vec![false; order.len()];
+    let mut direct: Vec<bool> = vec![false; sorted.len()];
     {
         let same_key = keyed.windows(2).any(|w| w[0].0 == w[1].0);
         if keyed
@@ -548,13 +545,13 @@ fn write_segment(
         }
         // Only a later segment asks who came before (most batches are one segment).
         if more_follow {
-            let mut here: Vec<i64> = order.iter().map(|(p, _)| *p).collect();
+            let mut here: Vec<i64> = in_order().map(|(p, _)| p).collect();
             here.sort_unstable();
             here.dedup();
             seen.people = merge_sorted(&seen.people, &here);
         }
     }
-    if ctx.may_trust_references && !seen.references_trusted && order.len() >= TRUST_REFERENCES_FROM {
+    if ctx.may_trust_references && !seen.references_trusted && sorted.len() >= TRUST_REFERENCES_FROM {
         trust_references(t, true)?;
         seen.references_trusted = true;
     }
@@ -568,7 +565,7 @@ fn write_segment(
             lap.mark("indexes-dropped");
         }
     }
-    if direct_count < order.len() {
+    if direct_count < sorted.len() {
         // Staging's upsert needs the unique key.
         restore_indexes(t, seen, lap)?;
     }
@@ -581,8 +578,8 @@ fn write_segment(
             &[c0, c1, c2, c3, c4, "source", "batch_id", "recorded_at"],
             &[t0, t1, t2, t3, t4, ColType::Text, ColType::Int, ColType::Time],
         )?;
-        for ((p, f), _) in order.iter().zip(&direct).filter(|(_, d)| **d) {
-            let [v0, v1, v2, v3, v4] = fact_row(*p, f);
+        for ((p, f), _) in in_order().zip(&direct).filter(|(_, d)| **d) {
+            let [v0, v1, v2, v3, v4] = fact_row(p, f);
             w.write(&[
                 v0,
                 v1,
@@ -598,14 +595,14 @@ fn write_segment(
         lap.mark("facts-copied");
     }
     seen.copied += touched;
-    if direct_count == order.len() {
+    if direct_count == sorted.len() {
         return Ok((persons_new, touched));
     }
     seen.staged = true;
     {
         let mut w = t.bulk("staging_fact", &FACT_COLS, &FACT_TYPES)?;
-        for ((p, f), _) in order.iter().zip(&direct).filter(|(_, d)| !**d) {
-            w.write(&fact_row(*p, f))?;
+        for ((p, f), _) in in_order().zip(&direct).filter(|(_, d)| !**d) {
+            w.write(&fact_row(p, f))?;
         }
         w.finish()?;
     }
@@ -945,6 +942,13 @@ impl Lap {
     }
 }
 
+/// `d`: each person with a death on record and a fact in this batch (ids above `$1`), with the
+/// earliest date of death. The ends it brings are written by each database's own statement.
+const DEATHS_IN_BATCH: &str = "WITH d AS MATERIALIZED (
+     SELECT f.person_id, MIN(f.valid_from) AS died FROM fact f
+     WHERE f.kind = 'death' AND EXISTS (SELECT 1 FROM fact n WHERE n.person_id = f.person_id AND n.id > $1)
+     GROUP BY f.person_id)";
+
 /// Up to 15 digits as a number, ordered by length and then by value (for codes of one length,
 /// the order of the texts); 0 for the empty text, `u64::MAX` for anything else.
 fn digits_key(s: &str) -> u64 {
@@ -1150,7 +1154,16 @@ fn apply_batch_resolving(
         .collect::<Result<_>>()?;
     // Facts are numbered in insertion order: everything this batch adds has an id above this.
     let max_before = int_in(t, "SELECT COALESCE(MAX(id), 0) FROM fact", &[])?;
-    let mut ctx = BatchCtx {
+    let may_trust_references = exact_people
+        && known.is_some()
+        && t.backend() == crate::Backend::Postgres
+        && int_in(
+            t,
+            "SELECT CASE WHEN pg_has_role(c.relowner, 'USAGE') THEN 1 ELSE 0 END FROM pg_class c
+             WHERE c.oid = 'fact'::regclass",
+            &[],
+        )? == 1;
+    let ctx = BatchCtx {
         batch: Value::Int(batch_id),
         source: Value::text(&meta.department),
         // Whole seconds (the batch keeps its exact start): SQLite stores a time as text, and
@@ -1159,18 +1172,9 @@ fn apply_batch_resolving(
         gongan: meta.department == "gongan",
         held_kinds,
         exact_people: exact_people && known.is_some(),
-        may_trust_references: exact_people
-            && known.is_some()
-            && t.backend() == crate::Backend::Postgres
-            && int_in(
-                t,
-                "SELECT CASE WHEN pg_has_role(c.relowner, 'USAGE') THEN 1 ELSE 0 END FROM pg_class c
-                 WHERE c.oid = 'fact'::regclass",
-                &[],
-            )? == 1,
-        may_defer_indexes: false,
+        may_trust_references,
+        may_defer_indexes: may_trust_references && max_before == 0,
     };
-    ctx.may_defer_indexes = ctx.may_trust_references && max_before == 0;
     let (b, src) = (ctx.batch.clone(), ctx.source.clone());
     let mx = Value::Int(max_before);
 
@@ -1396,25 +1400,23 @@ fn apply_batch_resolving(
         // and then updating them read it twice (the 10,000,000-person death file ends 664,757
         // facts, on pages long gone from the cache between the two passes).
         crate::Backend::Sqlite => t.exec(
-            "WITH d AS MATERIALIZED (
-                 SELECT f.person_id, MIN(f.valid_from) AS died FROM fact f
-                 WHERE f.kind = 'death' AND EXISTS (SELECT 1 FROM fact n WHERE n.person_id = f.person_id AND n.id > $1)
-                 GROUP BY f.person_id)
-             UPDATE fact SET valid_to = d.died, ended_by_batch = $2 FROM d
-             WHERE fact.person_id = d.person_id AND fact.kind <> 'death' AND fact.valid_from <= d.died
-               AND (fact.valid_to IS NULL OR fact.valid_to > d.died)",
+            &format!(
+                "{DEATHS_IN_BATCH}
+                 UPDATE fact SET valid_to = d.died, ended_by_batch = $2 FROM d
+                 WHERE fact.person_id = d.person_id AND fact.kind <> 'death' AND fact.valid_from <= d.died
+                   AND (fact.valid_to IS NULL OR fact.valid_to > d.died)"
+            ),
             &[mx.clone(), b.clone()],
         )?,
         crate::Backend::Postgres => {
             t.batch("CREATE TEMP TABLE death_end (id BIGINT PRIMARY KEY, died DATE NOT NULL) ON COMMIT DROP")?;
             t.exec(
-                "WITH d AS MATERIALIZED (
-                     SELECT f.person_id, MIN(f.valid_from) AS died FROM fact f
-                     WHERE f.kind = 'death' AND EXISTS (SELECT 1 FROM fact n WHERE n.person_id = f.person_id AND n.id > $1)
-                     GROUP BY f.person_id)
-                 INSERT INTO death_end (id, died)
-                 SELECT x.id, d.died FROM d JOIN fact x ON x.person_id = d.person_id
-                 WHERE x.kind <> 'death' AND x.valid_from <= d.died AND (x.valid_to IS NULL OR x.valid_to > d.died)",
+                &format!(
+                    "{DEATHS_IN_BATCH}
+                     INSERT INTO death_end (id, died)
+                     SELECT x.id, d.died FROM d JOIN fact x ON x.person_id = d.person_id
+                     WHERE x.kind <> 'death' AND x.valid_from <= d.died AND (x.valid_to IS NULL OR x.valid_to > d.died)"
+                ),
                 std::slice::from_ref(&mx),
             )?;
             // One probe of the fact table's key per ended fact. PostgreSQL's estimate put a
