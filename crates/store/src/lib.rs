@@ -17,6 +17,7 @@ mod pool;
 mod postgres_backend;
 pub mod registry;
 mod sqlite_backend;
+pub mod sqlite_rows_in;
 pub mod testing;
 pub mod visits;
 
@@ -183,6 +184,16 @@ pub trait Tx {
     fn batch(&mut self, sql: &str) -> Result<()>;
     /// Fast bulk write into `table`; rows must match `columns` and `types`.
     fn bulk<'a>(&'a mut self, table: &str, columns: &[&str], types: &[ColType]) -> Result<Box<dyn BulkWriter + 'a>>;
+
+    /// Runs `sql` once with `rows` readable as the table `rows_in` (columns `c0` … `c7`),
+    /// without writing them anywhere first. SQLite's writer only (a virtual table); the rows
+    /// must be read, exactly once.
+    fn exec_rows(&mut self, _sql: &str, _params: &[Value], _rows: Box<dyn sqlite_rows_in::RowsIn>) -> Result<u64> {
+        Err(StoreError::Aborted(format!(
+            "rows_in is SQLite's; this is {}",
+            self.backend().name()
+        )))
+    }
 
     fn query_one(&mut self, sql: &str, params: &[Value]) -> Result<Option<Row>> {
         Ok(self.query(sql, params)?.into_iter().next())

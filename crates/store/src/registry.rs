@@ -1,7 +1,7 @@
 //! The registry of older people: persons keyed by ID number, dated facts with provenance, and the
-//! import batches they came in. Batches are applied set-based: rows are bulk-loaded into a
-//! staging table and moved into the registry by a handful of statements, all in one
-//! transaction, so a batch lands whole or not at all.
+//! import batches they came in. Batches are applied set-based: a segment's facts go into the
+//! registry by one statement (from `rows_in` on SQLite, by `COPY` or from a staging table on
+//! PostgreSQL), all in one transaction, so a batch lands whole or not at all.
 
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use serde::Serialize;
@@ -523,8 +523,8 @@ fn write_segment(
     // people who had facts in an earlier segment; inside the segment, equal keys are
     // neighbours in this order. Written straight into the fact table on PostgreSQL (its
     // `INSERT … ON CONFLICT` from staging cost twice a `COPY`); SQLite's single
-    // `INSERT … SELECT` from staging is faster than any per-row statement, so it keeps that
-    // path.
+    // `INSERT … SELECT` (from `rows_in`) is faster than any per-row statement, so it keeps
+    // that path.
     let mut direct: Vec<bool> = vec![false; sorted.len()];
     {
         let same_key = keyed.windows(2).any(|w| w[0].0 == w[1].0);
@@ -599,6 +599,22 @@ fn write_segment(
         return Ok((persons_new, touched));
     }
     seen.staged = true;
+    if t.backend() == crate::Backend::Sqlite {
+        // Straight from memory into the upsert: no staging table to write and read back
+        // (none of SQLite's facts is written directly, see above).
+        let rows = SegmentFacts {
+            key,
+            keyed,
+            facts: sorted,
+        };
+        touched += t.exec_rows(
+            &UPSERT_FACTS.replace("{rows}", "SELECT c0, c1, c2, c3, c4, $1, $2, $3 FROM rows_in"),
+            &[ctx.source.clone(), ctx.batch.clone(), ctx.now.clone()],
+            Box::new(rows),
+        )? as i64;
+        lap.mark("facts");
+        return Ok((persons_new, touched));
+    }
     {
         let mut w = t.bulk("staging_fact", &FACT_COLS, &FACT_TYPES)?;
         for ((p, f), _) in in_order().zip(&direct).filter(|(_, d)| !**d) {
@@ -607,13 +623,12 @@ fn write_segment(
         w.finish()?;
     }
     lap.mark("staging");
-    // Read back in the order written (a fresh table's scan order on both databases).
+    // PostgreSQL: read back in the order written (a fresh table's scan order).
     touched += t.exec(
-        "INSERT INTO fact (person_id, kind, value, valid_from, valid_to, source, batch_id, recorded_at)
-         SELECT person_id, kind, value, valid_from, valid_to, $1, $2, $3 FROM staging_fact WHERE true
-         ON CONFLICT (kind, source, person_id, valid_from, value)
-         DO UPDATE SET valid_to = excluded.valid_to, ended_by_batch = excluded.batch_id
-         WHERE fact.valid_to IS NULL AND excluded.valid_to IS NOT NULL",
+        &UPSERT_FACTS.replace(
+            "{rows}",
+            "SELECT person_id, kind, value, valid_from, valid_to, $1, $2, $3 FROM staging_fact",
+        ),
         &[ctx.source.clone(), ctx.batch.clone(), ctx.now.clone()],
     )? as i64;
     t.batch("DELETE FROM staging_fact")?;
@@ -869,6 +884,41 @@ fn lock_source(t: &mut dyn Tx, department: &str) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// A segment's facts written into the fact table, or a fact already there ended by its
+/// `valid_to`; `{rows}` selects (person, kind, value, from, to, source, batch, recorded at).
+const UPSERT_FACTS: &str =
+    "INSERT INTO fact (person_id, kind, value, valid_from, valid_to, source, batch_id, recorded_at)
+     {rows} WHERE true
+     ON CONFLICT (kind, source, person_id, valid_from, value)
+     DO UPDATE SET valid_to = excluded.valid_to, ended_by_batch = excluded.batch_id
+     WHERE fact.valid_to IS NULL AND excluded.valid_to IS NOT NULL";
+
+/// A segment's facts in index order, as `rows_in` gives them to SQLite's upsert: the
+/// columns of [`FACT_COLS`].
+struct SegmentFacts {
+    key: SortKey,
+    keyed: Vec<(u128, u32)>,
+    facts: Vec<PendingFact>,
+}
+
+impl crate::sqlite_rows_in::RowsIn for SegmentFacts {
+    fn len(&self) -> usize {
+        self.facts.len()
+    }
+    fn cell(&self, row: usize, col: usize) -> crate::sqlite_rows_in::Cell<'_> {
+        use crate::sqlite_rows_in::Cell;
+        let f = &self.facts[row];
+        match col {
+            0 => Cell::Int(self.key.person(self.keyed[row].0)),
+            1 => Cell::Text(f.kind),
+            2 => Cell::Text(&f.value),
+            3 => Cell::Date(f.valid_from),
+            4 => f.valid_to.map_or(Cell::Null, Cell::Date),
+            _ => Cell::Null,
+        }
+    }
 }
 
 /// A pending fact's own columns, as staged and as copied into the fact table.
@@ -1132,9 +1182,8 @@ fn apply_batch_resolving(
     }
     t.batch(match t.backend() {
         crate::Backend::Sqlite => {
-            "DROP TABLE IF EXISTS temp.staging_person; DROP TABLE IF EXISTS temp.staging_fact; DROP TABLE IF EXISTS temp.staging_name;
+            "DROP TABLE IF EXISTS temp.staging_person; DROP TABLE IF EXISTS temp.staging_name;
              CREATE TEMP TABLE staging_person (id_number TEXT, name TEXT, sex BIGINT, birth_date TEXT);
-             CREATE TEMP TABLE staging_fact (person_id BIGINT, kind TEXT, value TEXT, valid_from TEXT, valid_to TEXT);
              CREATE TEMP TABLE staging_name (person_id BIGINT, name TEXT)"
         }
         crate::Backend::Postgres => {
@@ -1484,7 +1533,7 @@ fn apply_batch_resolving(
         ],
     )?;
     if t.backend() == crate::Backend::Sqlite {
-        t.batch("DROP TABLE temp.staging_person; DROP TABLE temp.staging_fact; DROP TABLE temp.staging_name")?;
+        t.batch("DROP TABLE temp.staging_person; DROP TABLE temp.staging_name")?;
     }
     let row = t
         .query_one(&format!("SELECT {BATCH_COLS} FROM import_batch WHERE id = $1"), &[b])?

@@ -6,6 +6,7 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, ToSql};
 
 use crate::pool::Pool;
+use crate::sqlite_rows_in::{RowsIn, Slot};
 use crate::{days_of, Backend, BulkWriter, ColType, RawRow, Result, Row, StoreError, Tx, Value};
 
 struct SqliteRaw<'a, 'b>(&'a rusqlite::Row<'b>);
@@ -51,6 +52,8 @@ impl RawRow for SqliteRaw<'_, '_> {
 
 pub struct SqliteDb {
     writer: Mutex<Connection>,
+    /// Rows for the writer's next `rows_in` statement ([`Tx::exec_rows`]).
+    rows_in: Slot,
     readers: Pool<Connection>,
     _checkpointer: Checkpointer,
 }
@@ -132,10 +135,13 @@ impl SqliteDb {
             "PRAGMA cache_size = -524288; PRAGMA cache_spill = {}; PRAGMA wal_autocheckpoint = 0;",
             (1i64 << 30) / page_size.max(512)
         ))?;
+        let rows_in = Slot::default();
+        crate::sqlite_rows_in::register(&writer, rows_in.clone())?;
         let p = path.to_string();
         let readers = Pool::new(8, Box::new(move || open_conn(&p)));
         Ok(SqliteDb {
             writer: Mutex::new(writer),
+            rows_in,
             readers,
             _checkpointer: Checkpointer::start(path)?,
         })
@@ -146,7 +152,7 @@ impl SqliteDb {
         // On for every other transaction, even if an importer's batch panicked before turning
         // them back on (one pragma, microseconds).
         conn.execute_batch("PRAGMA foreign_keys = ON")?;
-        Self::run_tx(&mut conn, f)
+        Self::run_tx(&mut conn, &self.rows_in, f)
     }
 
     /// A transaction whose writes name only persons and import batches it has read or created
@@ -159,16 +165,19 @@ impl SqliteDb {
         let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         // Only possible outside a transaction.
         conn.execute_batch("PRAGMA foreign_keys = OFF")?;
-        let out = Self::run_tx(&mut conn, f);
+        let out = Self::run_tx(&mut conn, &self.rows_in, f);
         // Back on now if possible; [`SqliteDb::tx`] does it anyway (an error here must not hide
         // the batch's own outcome: it may have committed).
         let _ = conn.execute_batch("PRAGMA foreign_keys = ON");
         out
     }
 
-    fn run_tx<T>(conn: &mut Connection, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
+    fn run_tx<T>(conn: &mut Connection, rows_in: &Slot, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let mut t = SqliteTx { conn: &tx };
+        let mut t = SqliteTx {
+            conn: &tx,
+            rows_in: Some(rows_in),
+        };
         let out = f(&mut t)?;
         tx.commit()?;
         Ok(out)
@@ -176,13 +185,18 @@ impl SqliteDb {
 
     pub fn read<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
         let conn = self.readers.get()?;
-        let mut t = SqliteTx { conn: &conn };
+        let mut t = SqliteTx {
+            conn: &conn,
+            rows_in: None,
+        };
         f(&mut t)
     }
 }
 
 struct SqliteTx<'c> {
     conn: &'c Connection,
+    /// The writer's `rows_in`; readers have none.
+    rows_in: Option<&'c Slot>,
 }
 
 impl ToSql for Value {
@@ -200,25 +214,33 @@ impl ToSql for Value {
 /// `YYYY-MM-DD` by hand: chrono's formatter was a visible share of staging a large import
 /// (three dates a staged fact). Years outside 0..=9999 fall back to chrono.
 fn date_text(d: chrono::NaiveDate) -> String {
+    match date_bytes(d) {
+        Some(b) => b.iter().map(|&c| char::from(c)).collect(),
+        None => d.format("%Y-%m-%d").to_string(),
+    }
+}
+
+/// `YYYY-MM-DD` as bytes, for years 0–9999.
+pub(crate) fn date_bytes(d: chrono::NaiveDate) -> Option<[u8; 10]> {
     use chrono::Datelike;
     let (y, m, day) = (d.year(), d.month(), d.day());
     if !(0..=9999).contains(&y) {
-        return d.format("%Y-%m-%d").to_string();
+        return None;
     }
     let y = y as u32;
-    let digit = |n: u32| char::from(b'0' + (n % 10) as u8);
-    let mut s = String::with_capacity(10);
-    s.push(digit(y / 1000));
-    s.push(digit(y / 100));
-    s.push(digit(y / 10));
-    s.push(digit(y));
-    s.push('-');
-    s.push(digit(m / 10));
-    s.push(digit(m));
-    s.push('-');
-    s.push(digit(day / 10));
-    s.push(digit(day));
-    s
+    let digit = |n: u32| b'0' + (n % 10) as u8;
+    Some([
+        digit(y / 1000),
+        digit(y / 100),
+        digit(y / 10),
+        digit(y),
+        b'-',
+        digit(m / 10),
+        digit(m),
+        b'-',
+        digit(day / 10),
+        digit(day),
+    ])
 }
 
 fn read_row(row: &rusqlite::Row<'_>, n: usize) -> rusqlite::Result<Row> {
@@ -297,6 +319,24 @@ impl Tx for SqliteTx<'_> {
     fn batch(&mut self, sql: &str) -> Result<()> {
         self.conn.execute_batch(sql)?;
         Ok(())
+    }
+
+    fn exec_rows(&mut self, sql: &str, params: &[Value], rows: Box<dyn RowsIn>) -> Result<u64> {
+        let slot = self
+            .rows_in
+            .ok_or_else(|| StoreError::Aborted("rows_in is the writer's, not a reader's".into()))?;
+        let given = rows.len();
+        *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(rows);
+        let out = self.exec(sql, params);
+        // Rows the statement did not read would be lost without a word: refused.
+        let left = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let n = out?;
+        if left.is_some() && given > 0 {
+            return Err(StoreError::Aborted(format!(
+                "a statement given {given} rows did not read them"
+            )));
+        }
+        Ok(n)
     }
 
     fn bulk<'a>(&'a mut self, table: &str, columns: &[&str], _types: &[ColType]) -> Result<Box<dyn BulkWriter + 'a>> {
