@@ -373,9 +373,9 @@ struct BatchCtx {
     /// switch off the per-statement reference check (see [`trust_references`]).
     may_trust_references: bool,
     /// The same, and the fact table was empty when the batch began: a large first segment may
-    /// load it, and the person table if that is empty as well, without their indexes (see
+    /// load the person table, if that is empty as well, without its ID-number key (see
     /// [`defer_indexes`]).
-    may_defer_indexes: bool,
+    may_defer_person_key: bool,
 }
 
 impl BatchCtx {
@@ -400,11 +400,16 @@ struct SegmentsSeen {
     copied: i64,
     /// Some segment went through staging and its upsert, which may end facts as well.
     staged: bool,
-    /// Indexes dropped for this batch's load into an empty table: the statements that build
-    /// them again (PostgreSQL; see [`defer_indexes`]).
+    /// Indexes dropped, or a partition created bare, for this batch's load into an empty
+    /// table: the statements that build them (PostgreSQL; see [`defer_indexes`],
+    /// [`ensure_fact_partition`]).
     deferred_indexes: Vec<String>,
-    /// Dropping the fact table's indexes was considered (once, at the first large segment).
-    defer_considered: bool,
+    /// The source's partition of the fact table is known to exist, or was created
+    /// (PostgreSQL; at the first segment with facts).
+    partition_ready: bool,
+    /// The source's partition, created bare by this batch and not attached yet: facts are
+    /// copied into it by name until [`restore_indexes`] attaches it.
+    copy_into: Option<String>,
     /// The same for the person table's (at the first segment with many newcomers).
     defer_people_considered: bool,
 }
@@ -444,11 +449,11 @@ fn write_segment(
             })
         });
         lap.mark("newcomers-ordered");
-        if ctx.may_defer_indexes && !seen.defer_people_considered && seg.people.len() >= TRUST_REFERENCES_FROM {
+        if ctx.may_defer_person_key && !seen.defer_people_considered && seg.people.len() >= TRUST_REFERENCES_FROM {
             // Only the ID-number key goes: the person table's primary key is referenced
             // from everywhere.
             seen.defer_people_considered = true;
-            if let Some(build) = defer_indexes(t, "person", false)? {
+            if let Some(build) = defer_indexes(t, "person")? {
                 seen.deferred_indexes.extend(build);
             }
         }
@@ -556,15 +561,14 @@ fn write_segment(
         seen.references_trusted = true;
     }
     let direct_count = direct.iter().filter(|d| **d).count();
-    if ctx.may_defer_indexes && !seen.defer_considered && direct_count >= TRUST_REFERENCES_FROM {
-        seen.defer_considered = true;
-        if seen.copied == 0 && !seen.staged {
-            if let Some(build) = defer_indexes(t, "fact", true)? {
-                seen.deferred_indexes.extend(build);
-            }
-            lap.mark("indexes-dropped");
-        }
-    }
+    // A department's first delivery, if large, goes into its new partition bare.
+    ensure_fact_partition(
+        t,
+        ctx,
+        seen,
+        ctx.may_trust_references && direct_count >= TRUST_REFERENCES_FROM,
+        lap,
+    )?;
     if direct_count < sorted.len() {
         // Staging's upsert needs the unique key.
         restore_indexes(t, seen, lap)?;
@@ -573,8 +577,9 @@ fn write_segment(
     if direct_count > 0 {
         let [c0, c1, c2, c3, c4] = FACT_COLS;
         let [t0, t1, t2, t3, t4] = FACT_TYPES;
+        let into = seen.copy_into.clone();
         let mut w = t.bulk(
-            "fact",
+            into.as_deref().unwrap_or("fact"),
             &[c0, c1, c2, c3, c4, "source", "batch_id", "recorded_at"],
             &[t0, t1, t2, t3, t4, ColType::Text, ColType::Int, ColType::Time],
         )?;
@@ -799,17 +804,16 @@ fn trust_references(t: &mut dyn Tx, trusted: bool) -> Result<()> {
     })
 }
 
-/// PostgreSQL: drops a table's indexes for a batch that loads it while empty, and returns the
-/// statements that build them again. Built once from the loaded table, by sorting, they cost
-/// less than kept up row by row: the 户籍 file's 3,000,000 facts took 8.5–9.0 s to insert
-/// with the fact table's indexes and 5.4–5.8 s without, the builds included (BENCHMARKS.md,
-/// registry import, change 31). With `with_primary`, the primary key too, and the foreign keys that
-/// reference it (empty as the table is, they are checked again at once); otherwise the primary
-/// key stays, and with it every reference to the table. Under an exclusive lock on the table,
-/// taken before it is seen empty and held to the end of the batch (readers wait for the first
-/// load instead of finding nothing); all of it transactional: a failed batch leaves the
-/// indexes as they were. `None` (nothing dropped) if the table holds a row.
-fn defer_indexes(t: &mut dyn Tx, table: &'static str, with_primary: bool) -> Result<Option<Vec<String>>> {
+/// PostgreSQL: drops a table's unique keys and plain indexes (not its primary key) for a batch
+/// that loads it while empty, and returns the statements that build them again. Built once
+/// from the loaded table, by sorting, they cost less than kept up row by row (BENCHMARKS.md,
+/// registry import, change 31). Used for the person table's ID-number key; the fact table's
+/// first load per department is a new partition instead ([`ensure_fact_partition`]). Under an
+/// exclusive lock on the table, taken before it is seen empty and held to the end of the
+/// batch (readers wait for the first load instead of finding nothing); all of it
+/// transactional: a failed batch leaves the indexes as they were. `None` (nothing dropped)
+/// if the table holds a row.
+fn defer_indexes(t: &mut dyn Tx, table: &'static str) -> Result<Option<Vec<String>>> {
     t.batch(&format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))?;
     if int_in(
         t,
@@ -819,32 +823,69 @@ fn defer_indexes(t: &mut dyn Tx, table: &'static str, with_primary: bool) -> Res
     {
         return Ok(None);
     }
-    // (step, drop, build): dropped in step order, built in reverse — the referencing keys
-    // last, the primary key before them.
+    // (drop, build) of each unique key and plain index.
     let rows = t.query(
         &format!(
-            "SELECT 1, format('ALTER TABLE %s DROP CONSTRAINT %I', c.conrelid::regclass, c.conname),
+            "SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', c.conrelid::regclass, c.conname),
                 format('ALTER TABLE %s ADD CONSTRAINT %I %s', c.conrelid::regclass, c.conname, pg_get_constraintdef(c.oid))
-         FROM pg_constraint c WHERE {with_primary} AND c.confrelid = '{table}'::regclass AND c.contype = 'f'
+         FROM pg_constraint c WHERE c.conrelid = '{table}'::regclass AND c.contype = 'u'
          UNION ALL
-         SELECT CASE c.contype WHEN 'p' THEN 3 ELSE 2 END, format('ALTER TABLE %s DROP CONSTRAINT %I', c.conrelid::regclass, c.conname),
-                format('ALTER TABLE %s ADD CONSTRAINT %I %s', c.conrelid::regclass, c.conname, pg_get_constraintdef(c.oid))
-         FROM pg_constraint c WHERE c.conrelid = '{table}'::regclass AND (c.contype = 'u' OR ({with_primary} AND c.contype = 'p'))
-         UNION ALL
-         SELECT 2, format('DROP INDEX %s', x.indexrelid::regclass), pg_get_indexdef(x.indexrelid)
+         SELECT format('DROP INDEX %s', x.indexrelid::regclass), pg_get_indexdef(x.indexrelid)
          FROM pg_index x
          WHERE x.indrelid = '{table}'::regclass AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)
-         ORDER BY 1, 2"
+         ORDER BY 1"
         ),
         &[],
     )?;
     let mut build = Vec::with_capacity(rows.len());
     for r in &rows {
-        t.batch(&r.text(1)?)?;
-        build.push(r.text(2)?);
+        t.batch(&r.text(0)?)?;
+        build.push(r.text(1)?);
     }
-    build.reverse();
     Ok(Some(build))
+}
+
+/// PostgreSQL: makes sure the batch's department has its partition of the fact table (list
+/// partitions by source, migration 14), before the batch writes a fact. A partition it must
+/// create is created as a table of its own and attached: with `bare`, only after the batch's
+/// facts are copied into it, so that attaching builds its indexes once, by sorting (the
+/// department's first delivery; [`restore_indexes`] attaches it). Attaching locks the fact
+/// table against other schema changes only: readers and writers of other departments go on.
+fn ensure_fact_partition(
+    t: &mut dyn Tx,
+    ctx: &BatchCtx,
+    seen: &mut SegmentsSeen,
+    bare: bool,
+    lap: &mut Lap,
+) -> Result<()> {
+    if t.backend() != crate::Backend::Postgres || seen.partition_ready {
+        return Ok(());
+    }
+    seen.partition_ready = true;
+    let r = t
+        .query_one(
+            "SELECT fact_partition_name($1),
+                    CASE WHEN to_regclass(fact_partition_name($1)) IS NULL THEN 0 ELSE 1 END,
+                    format('CREATE TABLE %1$I (LIKE fact INCLUDING DEFAULTS) WITH (fillfactor = 90);
+                            ALTER TABLE %1$I ADD CONSTRAINT %2$I CHECK (source = %3$L);
+                            COMMENT ON TABLE %1$I IS %4$L',
+                           fact_partition_name($1), fact_partition_name($1) || '_source', $1, 'facts from ' || $1),
+                    format('ALTER TABLE fact ATTACH PARTITION %I FOR VALUES IN (%L)', fact_partition_name($1), $1)",
+            std::slice::from_ref(&ctx.source),
+        )?
+        .ok_or_else(|| StoreError::Aborted("no partition name".into()))?;
+    if r.int(1)? == 1 {
+        return Ok(());
+    }
+    t.batch(&r.text(2)?)?;
+    if bare {
+        seen.copy_into = Some(r.text(0)?);
+        seen.deferred_indexes.push(r.text(3)?);
+        lap.mark("partition-created");
+    } else {
+        t.batch(&r.text(3)?)?;
+    }
+    Ok(())
 }
 
 /// Builds the indexes [`defer_indexes`] dropped, if it did. A unique key broken by the load
@@ -857,6 +898,7 @@ fn restore_indexes(t: &mut dyn Tx, seen: &mut SegmentsSeen, lap: &mut Lap) -> Re
         for sql in std::mem::take(&mut seen.deferred_indexes) {
             t.batch(&sql)?;
         }
+        seen.copy_into = None;
         lap.mark("indexes-built");
     }
     Ok(())
@@ -1177,8 +1219,10 @@ fn apply_batch_resolving(
     if t.backend() == crate::Backend::Postgres {
         // The joins of the follow-up statements (supersession, deaths, conflicts) run in
         // memory (4 MB, the default, spills a large batch's to temporary files). Until the
-        // transaction ends.
-        t.batch("SET LOCAL work_mem = '256MB'")?;
+        // transaction ends. No JIT compilation: the batch's statements probe indexes, and
+        // their estimates over the partitioned fact table crossed JIT's thresholds (the
+        // death file's update spent 0.35 s of its 0.86 s compiling; change 35).
+        t.batch("SET LOCAL work_mem = '256MB'; SET LOCAL jit = off")?;
     }
     t.batch(match t.backend() {
         crate::Backend::Sqlite => {
@@ -1222,7 +1266,7 @@ fn apply_batch_resolving(
         held_kinds,
         exact_people: exact_people && known.is_some(),
         may_trust_references,
-        may_defer_indexes: may_trust_references && max_before == 0,
+        may_defer_person_key: may_trust_references && max_before == 0,
     };
     let (b, src) = (ctx.batch.clone(), ctx.source.clone());
     let mx = Value::Int(max_before);
@@ -1363,8 +1407,14 @@ fn apply_batch_resolving(
     lap.mark("count");
     if t.backend() == crate::Backend::Postgres && facts_new > 100_000 {
         // Large batches change the table's shape: refresh the statistics the next
-        // statements are planned with (sampled, so cheap).
-        t.batch("ANALYZE fact")?;
+        // statements are planned with (sampled, so cheap). Of the department's partition
+        // only: `ANALYZE fact` samples the whole table and then every partition again (at
+        // 1M people 0.3–0.5 s a batch instead of 0.2; BENCHMARKS.md, change 35).
+        let partition = t
+            .query_one("SELECT fact_partition_name($1)", std::slice::from_ref(&src))?
+            .ok_or_else(|| StoreError::Aborted("no partition name".into()))?
+            .text(0)?;
+        t.batch(&format!("ANALYZE {partition}"))?;
         lap.mark("analyze");
     }
     let mut facts_ended = touched - facts_new;
@@ -1458,22 +1508,27 @@ fn apply_batch_resolving(
             &[mx.clone(), b.clone()],
         )?,
         crate::Backend::Postgres => {
-            t.batch("CREATE TEMP TABLE death_end (id BIGINT PRIMARY KEY, died DATE NOT NULL) ON COMMIT DROP")?;
+            t.batch(
+                "CREATE TEMP TABLE death_end (id BIGINT, source TEXT, died DATE NOT NULL, PRIMARY KEY (id, source))
+                 ON COMMIT DROP",
+            )?;
             t.exec(
                 &format!(
                     "{DEATHS_IN_BATCH}
-                     INSERT INTO death_end (id, died)
-                     SELECT x.id, d.died FROM d JOIN fact x ON x.person_id = d.person_id
+                     INSERT INTO death_end (id, source, died)
+                     SELECT x.id, x.source, d.died FROM d JOIN fact x ON x.person_id = d.person_id
                      WHERE x.kind <> 'death' AND x.valid_from <= d.died AND (x.valid_to IS NULL OR x.valid_to > d.died)"
                 ),
                 std::slice::from_ref(&mx),
             )?;
             // One probe of the fact table's key per ended fact. PostgreSQL's estimate put a
             // scan of the whole table with a hash join below that (66,290 ends: 2.3 s against
-            // 0.5 s probing; BENCHMARKS.md, registry import, change 19).
+            // 0.5 s probing; BENCHMARKS.md, registry import, change 19). With the source, each
+            // probe goes to its own partition only (pruned as the join runs).
             t.batch("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")?;
             let n = t.exec(
-                "UPDATE fact SET valid_to = e.died, ended_by_batch = $1 FROM death_end e WHERE fact.id = e.id",
+                "UPDATE fact SET valid_to = e.died, ended_by_batch = $1 FROM death_end e
+                 WHERE fact.id = e.id AND fact.source = e.source",
                 std::slice::from_ref(&b),
             )?;
             t.batch("SET LOCAL enable_hashjoin TO DEFAULT; SET LOCAL enable_mergejoin TO DEFAULT")?;
@@ -1489,26 +1544,29 @@ fn apply_batch_resolving(
             &[Value::text(*kind), src.clone()],
         )?;
     }
-    let contested: Vec<String> = t
+    // Each kind this source shares with another, against each such source in turn: on
+    // PostgreSQL each statement then reads two partitions of the fact table, not all.
+    let contested: Vec<(String, String)> = t
         .query(
-            "SELECT DISTINCT a.kind FROM fact_source_kind a JOIN fact_source_kind o ON o.kind = a.kind AND o.source <> a.source
-             WHERE a.source = $1",
+            "SELECT DISTINCT a.kind, o.source FROM fact_source_kind a
+             JOIN fact_source_kind o ON o.kind = a.kind AND o.source <> a.source
+             WHERE a.source = $1 ORDER BY 1, 2",
             std::slice::from_ref(&src),
         )?
         .iter()
-        .map(|r| r.text(0))
+        .map(|r| Ok((r.text(0)?, r.text(1)?)))
         .collect::<Result<_>>()?;
     let mut conflicts = 0i64;
-    for kind in contested {
+    for (kind, other) in contested {
         conflicts += t.exec(
             "INSERT INTO fact_conflict (fact_id, other_fact_id, batch_id)
              SELECT n.id, o.id, $1
              FROM fact n
-             JOIN fact o ON o.person_id = n.person_id AND o.kind = n.kind AND o.source <> n.source AND o.value <> n.value
+             JOIN fact o ON o.person_id = n.person_id AND o.kind = n.kind AND o.source = $5 AND o.value <> n.value
                AND o.valid_from < COALESCE(n.valid_to, '9999-12-31') AND n.valid_from < COALESCE(o.valid_to, '9999-12-31')
-             WHERE n.id > $2 AND n.kind = $3
+             WHERE n.id > $2 AND n.kind = $3 AND n.source = $4
              ON CONFLICT DO NOTHING",
-            &[b.clone(), mx.clone(), Value::Text(kind)],
+            &[b.clone(), mx.clone(), Value::Text(kind), src.clone(), Value::Text(other)],
         )? as i64;
     }
     lap.mark("conflicts");

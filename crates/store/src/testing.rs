@@ -66,6 +66,13 @@ pub fn sqlite() -> TestDb {
 }
 
 pub fn postgres() -> TestDb {
+    let t = postgres_unmigrated();
+    t.db.migrate().unwrap_or_else(|e| panic!("migrate postgres: {e}"));
+    t
+}
+
+/// A fresh PostgreSQL database without any migration applied.
+pub fn postgres_unmigrated() -> TestDb {
     let base = pg_base_url();
     static N: AtomicU64 = AtomicU64::new(0);
     let name = format!("t_{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
@@ -80,7 +87,6 @@ pub fn postgres() -> TestDb {
     }
     let url = format!("{base} dbname={name}");
     let db = Db::open(&url).unwrap_or_else(|e| panic!("open postgres: {e}"));
-    db.migrate().unwrap_or_else(|e| panic!("migrate postgres: {e}"));
     TestDb {
         db,
         name: "postgres",

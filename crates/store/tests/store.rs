@@ -57,10 +57,13 @@ fn fact(row: i64, id: &str, kind: &'static str, value: &str, from: NaiveDate) ->
     })
 }
 
+/// The department of [`meta`]'s batches (a fact's `source`).
+const DEPARTMENT: &str = "gongan";
+
 fn meta(sha: &str, fail_at: Option<FailAt>) -> NewBatch {
     NewBatch {
         source: "gongan_huji".into(),
-        department: "gongan".into(),
+        department: DEPARTMENT.into(),
         file_name: "户籍.csv".into(),
         sha256: sha.into(),
         size_bytes: 10,
@@ -498,6 +501,41 @@ fn registry_indexes(t: &testing::TestDb) -> String {
         .expect("text")
 }
 
+/// PostgreSQL: the department of `meta`'s partition of the fact table, if it exists: how many of
+/// its indexes are attached to the fact table's, and how many facts it holds.
+fn partition_indexes(t: &testing::TestDb) -> Option<(i64, i64)> {
+    let name =
+        t.db.query_one("SELECT fact_partition_name($1)", &[Value::text(DEPARTMENT)])
+            .expect("q")
+            .expect("row")
+            .text(0)
+            .expect("name");
+    let exists =
+        t.db.query_one(
+            "SELECT CASE WHEN to_regclass($1) IS NULL THEN 0 ELSE 1 END",
+            &[Value::text(&name)],
+        )
+        .expect("q")
+        .expect("row")
+        .int(0)
+        .expect("n");
+    if exists == 0 {
+        return None;
+    }
+    let r =
+        t.db.query_one(
+            &format!(
+                "SELECT (SELECT COUNT(*) FROM pg_index x JOIN pg_inherits i ON i.inhrelid = x.indexrelid
+                         WHERE x.indrelid = '{name}'::regclass),
+                        (SELECT COUNT(*) FROM {name})"
+            ),
+            &[],
+        )
+        .expect("q")
+        .expect("row");
+    Some((r.int(0).expect("attached"), r.int(1).expect("facts")))
+}
+
 /// PostgreSQL: the oid of each index of the fact and person tables (a rebuilt index has a new one).
 fn index_oids(t: &testing::TestDb) -> String {
     t.db.query_one(
@@ -554,6 +592,7 @@ fn a_first_load_built_without_indexes_leaves_them_as_they_were() {
                 "{}: a failed load leaves the same indexes",
                 t.name
             );
+            assert_eq!(partition_indexes(&t), None, "a failed load leaves no partition");
         }
 
         let known = std::sync::RwLock::new(yanglao_store::registry::PersonIds::default());
@@ -568,12 +607,21 @@ fn a_first_load_built_without_indexes_leaves_them_as_they_were() {
         );
         let rebuilt = if pg { index_oids(&t) } else { String::new() };
         if pg {
-            // Every index of both tables was built again, but the person table's primary key.
+            // The person table's ID-number key was built again; the fact table's indexes are
+            // those it had, and the department's new partition has one of each, attached.
             let (old, new): (Vec<&str>, Vec<&str>) = (oids.split(' ').collect(), rebuilt.split(' ').collect());
             assert_eq!(old.len(), new.len());
             for (o, n) in old.iter().zip(&new) {
-                assert_eq!(o == n, o.starts_with("person_pkey="), "{}: {o} → {n}", t.name);
+                assert_eq!(o == n, !o.starts_with("person_id_number_key="), "{}: {o} → {n}", t.name);
             }
+            let parent =
+                t.db.query_one("SELECT COUNT(*) FROM pg_index WHERE indrelid = 'fact'::regclass", &[])
+                    .expect("q")
+                    .expect("row")
+                    .int(0)
+                    .expect("n");
+            assert_eq!(parent, 4, "pkey, unique key, division, death");
+            assert_eq!(partition_indexes(&t), Some((parent, 2 * people)));
         }
         // The rebuilt keys hold: a second fact with the same key, a second person with the
         // same ID number, a conflict naming no fact.
@@ -641,4 +689,122 @@ fn known_id(t: &testing::TestDb, id_number: &str) -> i64 {
         .expect("row")
         .int(0)
         .expect("id")
+}
+
+/// Every fact as text, in id order.
+fn all_facts(t: &testing::TestDb) -> String {
+    t.db.query_one(
+        "SELECT string_agg(concat_ws('|', id, person_id, kind, value, valid_from, valid_to, source, batch_id,
+                                    ended_by_batch, recorded_at), E'\n' ORDER BY id) FROM fact",
+        &[],
+    )
+    .expect("q")
+    .expect("row")
+    .text(0)
+    .expect("text")
+}
+
+#[test]
+fn migration_14_partitions_the_fact_table_by_source_keeping_every_fact_and_its_rules() {
+    // PostgreSQL only: SQLite's fact table is not partitioned.
+    let t = testing::postgres_unmigrated();
+    t.db.migrate_up_to(13).expect("migrations 1–13");
+    // Written with the schema before migration 14: two departments' facts, one ended, and a
+    // conflict between them.
+    t.db.tx(|t| {
+        t.batch(
+            "INSERT INTO import_batch (id, source, department, file_name, sha256, size_bytes, encoding, started_at)
+             VALUES (1, 'gongan_huji', 'gongan', 'a.csv', 'a', 1, 'UTF-8', now()),
+                    (2, 'minzheng_living', 'minzheng', 'b.csv', 'b', 1, 'UTF-8', now());
+             INSERT INTO person (id, id_number, name, sex, birth_date, first_batch)
+             VALUES (1, '11010519491231002X', '张三', 1, '1949-12-31', 1);
+             INSERT INTO fact (person_id, kind, value, valid_from, valid_to, source, batch_id, ended_by_batch, recorded_at)
+             VALUES (1, 'hukou', '150102001201', '2000-01-01', '2020-05-01', 'gongan', 1, 1, now()),
+                    (1, 'hukou', '150203001201', '2020-05-01', NULL, 'gongan', 1, NULL, now()),
+                    (1, 'living_alone', 'yes', '2021-01-01', NULL, 'minzheng', 2, NULL, now()),
+                    (1, 'living_alone', 'no', '2021-01-01', NULL, 'gongan', 1, NULL, now());
+             INSERT INTO fact_conflict (fact_id, other_fact_id, batch_id)
+             SELECT a.id, b.id, 2 FROM fact a, fact b WHERE a.source = 'minzheng' AND b.kind = 'living_alone' AND b.source = 'gongan';
+             SELECT setval(pg_get_serial_sequence('import_batch', 'id'), 2);
+             SELECT setval(pg_get_serial_sequence('person', 'id'), 1)",
+        )
+    })
+    .expect("old schema's rows");
+    let facts = all_facts(&t);
+    let conflicts = |t: &testing::TestDb| {
+        t.db.query_one(
+            "SELECT string_agg(fact_id || '-' || other_fact_id, ' ' ORDER BY fact_id) FROM fact_conflict",
+            &[],
+        )
+        .expect("q")
+        .expect("row")
+        .text(0)
+        .expect("text")
+    };
+    let conflicts_before = conflicts(&t);
+    assert_eq!(facts.lines().count(), 4);
+
+    assert_eq!(t.db.migrate().expect("migration 14"), vec![14]);
+    assert_eq!(all_facts(&t), facts, "every fact as it was");
+    assert_eq!(conflicts(&t), conflicts_before);
+    let shape =
+        t.db.query_one(
+            "SELECT (SELECT relkind::text FROM pg_class WHERE oid = 'fact'::regclass),
+                (SELECT string_agg(c.relname, ' ' ORDER BY c.relname) FROM pg_inherits i
+                 JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'fact'::regclass),
+                fact_partition_name('gongan') || ' ' || fact_partition_name('minzheng'),
+                (SELECT COUNT(*) FROM ONLY fact), (SELECT COUNT(*) FROM fact WHERE source = 'gongan')",
+            &[],
+        )
+        .expect("q")
+        .expect("row");
+    assert_eq!(shape.text(0).expect("kind"), "p", "partitioned");
+    let mut want: Vec<String> = shape.text(2).expect("names").split(' ').map(str::to_string).collect();
+    want.sort();
+    assert_eq!(shape.text(1).expect("partitions"), want.join(" "));
+    assert_eq!((shape.int(3).expect("n"), shape.int(4).expect("n")), (0, 3));
+
+    // The rules the foreign keys and the old table held.
+    let refused = |sql: &str| {
+        let err = t.db.exec(sql, &[]).expect_err(sql);
+        assert!(err.to_string().contains("foreign key"), "{sql}: {err}");
+    };
+    refused("INSERT INTO fact_conflict (fact_id, other_fact_id, batch_id) VALUES (1, 999, 1)");
+    refused("UPDATE fact_conflict SET other_fact_id = 999");
+    refused("DELETE FROM fact WHERE id = 1");
+    refused("UPDATE fact SET id = 999 WHERE id = 1");
+    refused(
+        "INSERT INTO fact (person_id, kind, value, valid_from, source, batch_id, recorded_at)
+         VALUES (42, 'hukou', 'x', '2000-01-01', 'gongan', 1, now())",
+    );
+    let err =
+        t.db.exec(
+            "INSERT INTO fact (person_id, kind, value, valid_from, source, batch_id, recorded_at)
+             VALUES (1, 'hukou', '150203001201', '2020-05-01', 'gongan', 1, now())",
+            &[],
+        )
+        .expect_err("the unique key holds across the migration");
+    assert!(err.to_string().contains("unique"), "{err}");
+
+    // A new department's batch gets its partition, and ids go on from the sequence.
+    let mut items = vec![
+        Ok(fact(1, "11010519491231002X", "disability", "肢体 二级", d(2022, 1, 1))),
+        Ok(Staged::RowDone { ok: true }),
+    ]
+    .into_iter();
+    let mut m = meta("c", None);
+    m.department = "canlian".into();
+    m.source = "canlian_disability".into();
+    let b = apply_batch(&t.db, &m, &mut items).expect("apply");
+    assert_eq!(b.facts_new, 1);
+    let r =
+        t.db.query_one(
+            "SELECT f.id, CASE WHEN f.tableoid::regclass::text = fact_partition_name('canlian') THEN 1 ELSE 0 END
+             FROM fact f WHERE f.source = 'canlian'",
+            &[],
+        )
+        .expect("q")
+        .expect("row");
+    assert!(r.int(0).expect("id") > 4, "ids go on from the old table's");
+    assert_eq!(r.int(1).expect("in its partition"), 1);
 }
