@@ -1035,7 +1035,7 @@ impl Lap {
 }
 
 /// `d`: each person with a death on record and a fact in this batch (ids above `$1`), with the
-/// earliest date of death. The ends it brings are written by each database's own statement.
+/// earliest date of death, for the update that ends what the death ends.
 const DEATHS_IN_BATCH: &str = "WITH d AS MATERIALIZED (
      SELECT f.person_id, MIN(f.valid_from) AS died FROM fact f
      WHERE f.kind = 'death' AND EXISTS (SELECT 1 FROM fact n WHERE n.person_id = f.person_id AND n.id > $1)
@@ -1494,47 +1494,28 @@ fn apply_batch_resolving(
 
     // A death (公安) ends every fact of the person still running on that date, whichever
     // batch came first. Deaths are few: start from them.
-    facts_ended += match t.backend() {
-        // One statement: each ended fact's page is read once, where gathering the ends first
-        // and then updating them read it twice (the 10,000,000-person death file ends 664,757
-        // facts, on pages long gone from the cache between the two passes).
-        crate::Backend::Sqlite => t.exec(
-            &format!(
-                "{DEATHS_IN_BATCH}
-                 UPDATE fact SET valid_to = d.died, ended_by_batch = $2 FROM d
-                 WHERE fact.person_id = d.person_id AND fact.kind <> 'death' AND fact.valid_from <= d.died
-                   AND (fact.valid_to IS NULL OR fact.valid_to > d.died)"
-            ),
-            &[mx.clone(), b.clone()],
-        )?,
-        crate::Backend::Postgres => {
-            t.batch(
-                "CREATE TEMP TABLE death_end (id BIGINT, source TEXT, died DATE NOT NULL, PRIMARY KEY (id, source))
-                 ON COMMIT DROP",
-            )?;
-            t.exec(
-                &format!(
-                    "{DEATHS_IN_BATCH}
-                     INSERT INTO death_end (id, source, died)
-                     SELECT x.id, x.source, d.died FROM d JOIN fact x ON x.person_id = d.person_id
-                     WHERE x.kind <> 'death' AND x.valid_from <= d.died AND (x.valid_to IS NULL OR x.valid_to > d.died)"
-                ),
-                std::slice::from_ref(&mx),
-            )?;
-            // One probe of the fact table's key per ended fact. PostgreSQL's estimate put a
-            // scan of the whole table with a hash join below that (66,290 ends: 2.3 s against
-            // 0.5 s probing; BENCHMARKS.md, registry import, change 19). With the source, each
-            // probe goes to its own partition only (pruned as the join runs).
-            t.batch("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")?;
-            let n = t.exec(
-                "UPDATE fact SET valid_to = e.died, ended_by_batch = $1 FROM death_end e
-                 WHERE fact.id = e.id AND fact.source = e.source",
-                std::slice::from_ref(&b),
-            )?;
-            t.batch("SET LOCAL enable_hashjoin TO DEFAULT; SET LOCAL enable_mergejoin TO DEFAULT")?;
-            n
-        }
-    } as i64;
+    // One statement: each ended fact's page is read once, where gathering the ends first and
+    // then updating them read it twice (the 10,000,000-person death file ends 664,757 facts,
+    // on pages long gone from the cache between the two passes; with PostgreSQL's fact table
+    // partitioned, the second pass probed every partition's key again: 27.7 s).
+    if t.backend() == crate::Backend::Postgres {
+        // One probe of each partition's person-first key per death. PostgreSQL's estimate put
+        // a scan of the whole table with a hash join below that (66,290 ends: 2.3 s against
+        // 0.5 s probing; BENCHMARKS.md, registry import, change 19).
+        t.batch("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")?;
+    }
+    facts_ended += t.exec(
+        &format!(
+            "{DEATHS_IN_BATCH}
+             UPDATE fact SET valid_to = d.died, ended_by_batch = $2 FROM d
+             WHERE fact.person_id = d.person_id AND fact.kind <> 'death' AND fact.valid_from <= d.died
+               AND (fact.valid_to IS NULL OR fact.valid_to > d.died)"
+        ),
+        &[mx.clone(), b.clone()],
+    )? as i64;
+    if t.backend() == crate::Backend::Postgres {
+        t.batch("SET LOCAL enable_hashjoin TO DEFAULT; SET LOCAL enable_mergejoin TO DEFAULT")?;
+    }
     lap.mark("death");
 
     // Conflicts: another source says something else about the same thing at the same time.
