@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use postgres::{Client, GenericClient, NoTls, Statement};
 
 use crate::pool::Pool;
-use crate::{Backend, BulkWriter, ColType, RawRow, Result, Row, StoreError, Tx, Value};
+use crate::{Backend, BulkWriter, Cell, ColType, RawRow, Result, Row, StoreError, Tx, Value};
 
 struct PgRaw<'a>(&'a postgres::Row);
 
@@ -130,6 +130,26 @@ impl<C: GenericClient> PgTx<'_, C> {
         self.statements.insert(sql.to_string(), s.clone());
         Ok(s)
     }
+}
+
+impl ToSql for Cell<'_> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> std::result::Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        match *self {
+            Cell::Null => Ok(IsNull::Yes),
+            Cell::Text(s) if *ty == Type::TEXT || *ty == Type::VARCHAR => s.to_sql(ty, out),
+            Cell::Int(n) if *ty == Type::INT8 => n.to_sql(ty, out),
+            Cell::Date(d) if *ty == Type::DATE => d.to_sql(ty, out),
+            Cell::Time(t) if *ty == Type::TIMESTAMPTZ => t.to_sql(ty, out),
+            // Anything else as the owned value converts it.
+            c => c.to_value().to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_ty: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
 }
 
 impl ToSql for Value {
@@ -261,6 +281,11 @@ struct PgBulk<'a> {
 impl BulkWriter for PgBulk<'_> {
     fn write(&mut self, row: &[Value]) -> Result<()> {
         self.writer.write(&params(row))?;
+        self.count += 1;
+        Ok(())
+    }
+    fn write_cells(&mut self, row: &[Cell<'_>]) -> Result<()> {
+        self.writer.write_raw(row.iter())?;
         self.count += 1;
         Ok(())
     }

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use serde::Serialize;
 
-use crate::{ColType, Db, Result, Row, StoreError, Tx, Value};
+use crate::{Cell, ColType, Db, Result, Row, StoreError, Tx, Value};
 
 /// One fact from one row of a department file, already validated.
 #[derive(Debug, Clone)]
@@ -583,18 +583,10 @@ fn write_segment(
             &[c0, c1, c2, c3, c4, "source", "batch_id", "recorded_at"],
             &[t0, t1, t2, t3, t4, ColType::Text, ColType::Int, ColType::Time],
         )?;
+        let (source, batch, now) = (ctx.source.as_cell(), ctx.batch.as_cell(), ctx.now.as_cell());
         for ((p, f), _) in in_order().zip(&direct).filter(|(_, d)| **d) {
-            let [v0, v1, v2, v3, v4] = fact_row(p, f);
-            w.write(&[
-                v0,
-                v1,
-                v2,
-                v3,
-                v4,
-                ctx.source.clone(),
-                ctx.batch.clone(),
-                ctx.now.clone(),
-            ])?;
+            let [c0, c1, c2, c3, c4] = fact_cells(p, f);
+            w.write_cells(&[c0, c1, c2, c3, c4, source, batch, now])?;
         }
         touched += w.finish()? as i64;
         lap.mark("facts-copied");
@@ -623,7 +615,7 @@ fn write_segment(
     {
         let mut w = t.bulk("staging_fact", &FACT_COLS, &FACT_TYPES)?;
         for ((p, f), _) in in_order().zip(&direct).filter(|(_, d)| !**d) {
-            w.write(&fact_row(p, f))?;
+            w.write_cells(&fact_cells(p, f))?;
         }
         w.finish()?;
     }
@@ -769,13 +761,13 @@ fn register_new_people(
     for (&i, &id) in order.iter().zip(&taken) {
         let p = &people[i];
         ids[i] = id;
-        w.write(&[
-            Value::Int(id),
-            Value::text(&p.id_number),
-            Value::text(&p.name),
-            Value::Int(p.sex),
-            Value::Date(p.birth_date),
-            ctx.batch.clone(),
+        w.write_cells(&[
+            Cell::Int(id),
+            Cell::Text(&p.id_number),
+            Cell::Text(&p.name),
+            Cell::Int(p.sex),
+            Cell::Date(p.birth_date),
+            ctx.batch.as_cell(),
         ])?;
     }
     Ok(w.finish()? as i64)
@@ -949,17 +941,11 @@ impl crate::sqlite_rows_in::RowsIn for SegmentFacts {
     fn len(&self) -> usize {
         self.facts.len()
     }
-    fn cell(&self, row: usize, col: usize) -> crate::sqlite_rows_in::Cell<'_> {
-        use crate::sqlite_rows_in::Cell;
-        let f = &self.facts[row];
-        match col {
-            0 => Cell::Int(self.key.person(self.keyed[row].0)),
-            1 => Cell::Text(f.kind),
-            2 => Cell::Text(&f.value),
-            3 => Cell::Date(f.valid_from),
-            4 => f.valid_to.map_or(Cell::Null, Cell::Date),
-            _ => Cell::Null,
-        }
+    fn cell(&self, row: usize, col: usize) -> Cell<'_> {
+        fact_cells(self.key.person(self.keyed[row].0), &self.facts[row])
+            .get(col)
+            .copied()
+            .unwrap_or(Cell::Null)
     }
 }
 
@@ -967,13 +953,13 @@ impl crate::sqlite_rows_in::RowsIn for SegmentFacts {
 const FACT_COLS: [&str; 5] = ["person_id", "kind", "value", "valid_from", "valid_to"];
 const FACT_TYPES: [ColType; 5] = [ColType::Int, ColType::Text, ColType::Text, ColType::Date, ColType::Date];
 
-fn fact_row(person: i64, f: &PendingFact) -> [Value; 5] {
+fn fact_cells(person: i64, f: &PendingFact) -> [Cell<'_>; 5] {
     [
-        Value::Int(person),
-        Value::text(f.kind),
-        Value::text(&f.value),
-        Value::Date(f.valid_from),
-        Value::opt_date(f.valid_to),
+        Cell::Int(person),
+        Cell::Text(f.kind),
+        Cell::Text(&f.value),
+        Cell::Date(f.valid_from),
+        f.valid_to.map_or(Cell::Null, Cell::Date),
     ]
 }
 

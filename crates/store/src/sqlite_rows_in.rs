@@ -21,13 +21,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::vtab::{Context, Filters, IndexInfo, Module, VTab, VTabConnection, VTabCursor};
 use rusqlite::{ffi, Connection};
 
-/// A cell of [`RowsIn`].
-pub enum Cell<'a> {
-    Null,
-    Int(i64),
-    Text(&'a str),
-    Date(chrono::NaiveDate),
-}
+pub use crate::Cell;
 
 /// Rows for one statement, read by position.
 pub trait RowsIn: Send {
@@ -155,6 +149,7 @@ unsafe impl VTabCursor for RowsCursor<'_> {
                 Some(b) => ctx.set_result(std::str::from_utf8(&b).unwrap_or_default()),
                 None => ctx.set_result(d.format("%Y-%m-%d").to_string()),
             },
+            Cell::Time(t) => ctx.set_result(t.to_rfc3339()),
         }
     }
 
