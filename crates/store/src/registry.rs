@@ -578,15 +578,17 @@ fn write_segment(
         let [c0, c1, c2, c3, c4] = FACT_COLS;
         let [t0, t1, t2, t3, t4] = FACT_TYPES;
         let into = seen.copy_into.clone();
-        let mut w = t.bulk(
-            into.as_deref().unwrap_or("fact"),
-            &[c0, c1, c2, c3, c4, "source", "batch_id", "recorded_at"],
-            &[t0, t1, t2, t3, t4, ColType::Text, ColType::Int, ColType::Time],
-        )?;
+        // A partition being loaded has the batch's columns as defaults (see
+        // [`ensure_fact_partition`]).
+        let own = into.is_none();
+        let cols = [c0, c1, c2, c3, c4, "source", "batch_id", "recorded_at"];
+        let types = [t0, t1, t2, t3, t4, ColType::Text, ColType::Int, ColType::Time];
+        let n = if own { 8 } else { 5 };
+        let mut w = t.bulk(into.as_deref().unwrap_or("fact"), &cols[..n], &types[..n])?;
         let (source, batch, now) = (ctx.source.as_cell(), ctx.batch.as_cell(), ctx.now.as_cell());
         for ((p, f), _) in in_order().zip(&direct).filter(|(_, d)| **d) {
             let [c0, c1, c2, c3, c4] = fact_cells(p, f);
-            w.write_cells(&[c0, c1, c2, c3, c4, source, batch, now])?;
+            w.write_cells(&[c0, c1, c2, c3, c4, source, batch, now][..n])?;
         }
         touched += w.finish()? as i64;
         lap.mark("facts-copied");
@@ -862,8 +864,14 @@ fn ensure_fact_partition(
                             ALTER TABLE %1$I ADD CONSTRAINT %2$I CHECK (source = %3$L);
                             COMMENT ON TABLE %1$I IS %4$L',
                            fact_partition_name($1), fact_partition_name($1) || '_source', $1, 'facts from ' || $1),
-                    format('ALTER TABLE fact ATTACH PARTITION %I FOR VALUES IN (%L)', fact_partition_name($1), $1)",
-            std::slice::from_ref(&ctx.source),
+                    format('ALTER TABLE fact ATTACH PARTITION %I FOR VALUES IN (%L)', fact_partition_name($1), $1),
+                    format('ALTER TABLE %1$I ALTER COLUMN source SET DEFAULT %2$L,
+                              ALTER COLUMN batch_id SET DEFAULT %3$s, ALTER COLUMN recorded_at SET DEFAULT %4$L',
+                           fact_partition_name($1), $1, $2::bigint, $3::timestamptz),
+                    format('ALTER TABLE %1$I ALTER COLUMN source DROP DEFAULT,
+                              ALTER COLUMN batch_id DROP DEFAULT, ALTER COLUMN recorded_at DROP DEFAULT',
+                           fact_partition_name($1))",
+            &[ctx.source.clone(), ctx.batch.clone(), ctx.now.clone()],
         )?
         .ok_or_else(|| StoreError::Aborted("no partition name".into()))?;
     if r.int(1)? == 1 {
@@ -871,7 +879,11 @@ fn ensure_fact_partition(
     }
     t.batch(&r.text(2)?)?;
     if bare {
+        // The batch's own columns (source, batch, recorded at) as the new table's defaults
+        // while it is loaded: `COPY` then sends and parses five columns a fact, not eight.
+        t.batch(&r.text(4)?)?;
         seen.copy_into = Some(r.text(0)?);
+        seen.deferred_indexes.push(r.text(5)?);
         seen.deferred_indexes.push(r.text(3)?);
         lap.mark("partition-created");
     } else {

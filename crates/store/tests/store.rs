@@ -622,6 +622,21 @@ fn a_first_load_built_without_indexes_leaves_them_as_they_were() {
                     .expect("n");
             assert_eq!(parent, 4, "pkey, unique key, division, death");
             assert_eq!(partition_indexes(&t), Some((parent, 2 * people)));
+            // Loaded with the batch's own columns as the partition's defaults, which are gone
+            // once it is attached (only the id's sequence is left).
+            let r =
+                t.db.query_one(
+                    "SELECT COUNT(*), COUNT(DISTINCT recorded_at),
+                            (SELECT COUNT(*) FROM pg_attrdef WHERE adrelid = to_regclass(fact_partition_name($1)))
+                     FROM fact WHERE source = $1 AND batch_id = $2 AND recorded_at IS NOT NULL",
+                    &[Value::text(DEPARTMENT), Value::Int(b.id)],
+                )
+                .expect("q")
+                .expect("row");
+            assert_eq!(
+                (r.int(0).expect("n"), r.int(1).expect("n"), r.int(2).expect("n")),
+                (2 * people, 1, 1)
+            );
         }
         // The rebuilt keys hold: a second fact with the same key, a second person with the
         // same ID number, a conflict naming no fact.
