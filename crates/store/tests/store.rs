@@ -6,6 +6,11 @@ use yanglao_domain::DivisionCode;
 use yanglao_store::registry::{apply_batch, person_facts, FailAt, NewBatch, RowIssue, Severity, Staged, StagedFact};
 use yanglao_store::{divisions, testing, Value};
 
+/// The one row a query returns.
+fn one(db: &yanglao_store::Db, sql: &str, params: &[Value]) -> yanglao_store::Row {
+    db.query_one(sql, params).expect("query").expect("a row")
+}
+
 fn d(y: i32, m: u32, day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, day).expect("date")
 }
@@ -14,13 +19,11 @@ fn d(y: i32, m: u32, day: u32) -> NaiveDate {
 fn migrations_are_idempotent_and_values_round_trip() {
     for t in testing::all() {
         assert!(t.db.migrate().expect("second migrate").is_empty(), "{}", t.name);
-        let r =
-            t.db.query_one(
-                "SELECT $1, $2, $3",
-                &[Value::Int(42), Value::text("内蒙古"), Value::Date(d(2024, 12, 27))],
-            )
-            .expect("query")
-            .expect("row");
+        let r = one(
+            &t.db,
+            "SELECT $1, $2, $3",
+            &[Value::Int(42), Value::text("内蒙古"), Value::Date(d(2024, 12, 27))],
+        );
         assert_eq!(r.int(0).expect("int"), 42, "{}", t.name);
         assert_eq!(r.text(1).expect("text"), "内蒙古");
     }
@@ -89,12 +92,7 @@ fn a_failing_batch_leaves_nothing_and_a_newer_fact_ends_the_older() {
         // Injected failure after facts were written: rolled back too.
         let mut items = vec![Ok(fact(1, id, "hukou", "150102001201", d(2000, 1, 1)))].into_iter();
         assert!(apply_batch(&t.db, &meta("a", Some(FailAt::AfterFacts)), &mut items).is_err());
-        let n =
-            t.db.query_one("SELECT COUNT(*) FROM person", &[])
-                .expect("q")
-                .expect("row")
-                .int(0)
-                .expect("int");
+        let n = one(&t.db, "SELECT COUNT(*) FROM person", &[]).int(0).expect("int");
         assert_eq!(n, 0, "{}: nothing of an aborted batch remains", t.name);
 
         let mut items = vec![
@@ -386,12 +384,7 @@ fn facts_reference_registered_people_and_batches() {
             "{}: a batch its facts name is kept",
             t.name
         );
-        let n =
-            t.db.query_one("SELECT COUNT(*) FROM fact", &[])
-                .expect("q")
-                .expect("row")
-                .int(0)
-                .expect("n");
+        let n = one(&t.db, "SELECT COUNT(*) FROM fact", &[]).int(0).expect("n");
         assert_eq!(n, 2, "{}", t.name);
     }
 }
@@ -414,15 +407,13 @@ fn a_large_import_batch_leaves_the_reference_checks_on() {
         let pg = t.db.backend() == yanglao_store::Backend::Postgres;
         if pg {
             // The check counts its runs, so the test sees that the batch did switch it off.
-            let body =
-                t.db.query_one(
-                    "SELECT prosrc FROM pg_proc WHERE proname = 'fact_references_check'",
-                    &[],
-                )
-                .expect("q")
-                .expect("row")
-                .text(0)
-                .expect("text");
+            let body = one(
+                &t.db,
+                "SELECT prosrc FROM pg_proc WHERE proname = 'fact_references_check'",
+                &[],
+            )
+            .text(0)
+            .expect("text");
             t.db.exec("CREATE TABLE check_runs (n BIGINT)", &[]).expect("table");
             let counted = body.replacen("BEGIN", "BEGIN\n    INSERT INTO check_runs VALUES (1);", 1);
             t.db.exec(
@@ -439,12 +430,7 @@ fn a_large_import_batch_leaves_the_reference_checks_on() {
             yanglao_store::registry::apply_batch_known(&t.db, &meta("large", None), &mut items, &known).expect("apply");
         assert_eq!((b.persons_new, b.facts_new), (people, 2 * people), "{}", t.name);
         if pg {
-            let runs =
-                t.db.query_one("SELECT COUNT(*) FROM check_runs", &[])
-                    .expect("q")
-                    .expect("row")
-                    .int(0)
-                    .expect("n");
+            let runs = one(&t.db, "SELECT COUNT(*) FROM check_runs", &[]).int(0).expect("n");
             assert_eq!(runs, 0, "the batch wrote its facts with the check off");
         }
         let err =
@@ -465,15 +451,13 @@ fn a_large_import_batch_leaves_the_reference_checks_on() {
             t.name
         );
         if t.db.backend() == yanglao_store::Backend::Postgres {
-            let enabled =
-                t.db.query_one(
-                    "SELECT tgenabled::text FROM pg_trigger WHERE tgname = 'fact_references'",
-                    &[],
-                )
-                .expect("q")
-                .expect("row")
-                .text(0)
-                .expect("text");
+            let enabled = one(
+                &t.db,
+                "SELECT tgenabled::text FROM pg_trigger WHERE tgname = 'fact_references'",
+                &[],
+            )
+            .text(0)
+            .expect("text");
             assert_eq!(enabled, "O", "the check is enabled again");
         }
     }
@@ -494,57 +478,45 @@ fn registry_indexes(t: &testing::TestDb) -> String {
              WHERE tbl_name IN ('fact', 'person', 'fact_conflict') ORDER BY name)"
         }
     };
-    t.db.query_one(sql, &[])
-        .expect("q")
-        .expect("row")
-        .text(0)
-        .expect("text")
+    one(&t.db, sql, &[]).text(0).expect("text")
 }
 
 /// PostgreSQL: the department of `meta`'s partition of the fact table, if it exists: how many of
 /// its indexes are attached to the fact table's, and how many facts it holds.
 fn partition_indexes(t: &testing::TestDb) -> Option<(i64, i64)> {
-    let name =
-        t.db.query_one("SELECT fact_partition_name($1)", &[Value::text(DEPARTMENT)])
-            .expect("q")
-            .expect("row")
-            .text(0)
-            .expect("name");
-    let exists =
-        t.db.query_one(
-            "SELECT CASE WHEN to_regclass($1) IS NULL THEN 0 ELSE 1 END",
-            &[Value::text(&name)],
-        )
-        .expect("q")
-        .expect("row")
-        .int(0)
-        .expect("n");
+    let name = one(&t.db, "SELECT fact_partition_name($1)", &[Value::text(DEPARTMENT)])
+        .text(0)
+        .expect("name");
+    let exists = one(
+        &t.db,
+        "SELECT CASE WHEN to_regclass($1) IS NULL THEN 0 ELSE 1 END",
+        &[Value::text(&name)],
+    )
+    .int(0)
+    .expect("n");
     if exists == 0 {
         return None;
     }
-    let r =
-        t.db.query_one(
-            &format!(
-                "SELECT (SELECT COUNT(*) FROM pg_index x JOIN pg_inherits i ON i.inhrelid = x.indexrelid
+    let r = one(
+        &t.db,
+        &format!(
+            "SELECT (SELECT COUNT(*) FROM pg_index x JOIN pg_inherits i ON i.inhrelid = x.indexrelid
                          WHERE x.indrelid = '{name}'::regclass),
                         (SELECT COUNT(*) FROM {name})"
-            ),
-            &[],
-        )
-        .expect("q")
-        .expect("row");
+        ),
+        &[],
+    );
     Some((r.int(0).expect("attached"), r.int(1).expect("facts")))
 }
 
 /// PostgreSQL: the oid of each index of the fact and person tables (a rebuilt index has a new one).
 fn index_oids(t: &testing::TestDb) -> String {
-    t.db.query_one(
+    one(
+        &t.db,
         "SELECT string_agg(c.relname || '=' || c.oid, ' ' ORDER BY c.relname) FROM pg_index x
          JOIN pg_class c ON c.oid = x.indexrelid WHERE x.indrelid IN ('fact'::regclass, 'person'::regclass)",
         &[],
     )
-    .expect("q")
-    .expect("row")
     .text(0)
     .expect("text")
 }
@@ -614,25 +586,24 @@ fn a_first_load_built_without_indexes_leaves_them_as_they_were() {
             for (o, n) in old.iter().zip(&new) {
                 assert_eq!(o == n, !o.starts_with("person_id_number_key="), "{}: {o} → {n}", t.name);
             }
-            let parent =
-                t.db.query_one("SELECT COUNT(*) FROM pg_index WHERE indrelid = 'fact'::regclass", &[])
-                    .expect("q")
-                    .expect("row")
-                    .int(0)
-                    .expect("n");
+            let parent = one(
+                &t.db,
+                "SELECT COUNT(*) FROM pg_index WHERE indrelid = 'fact'::regclass",
+                &[],
+            )
+            .int(0)
+            .expect("n");
             assert_eq!(parent, 4, "pkey, unique key, division, death");
             assert_eq!(partition_indexes(&t), Some((parent, 2 * people)));
             // Loaded with the batch's own columns as the partition's defaults, which are gone
             // once it is attached (only the id's sequence is left).
-            let r =
-                t.db.query_one(
-                    "SELECT COUNT(*), COUNT(DISTINCT recorded_at),
+            let r = one(
+                &t.db,
+                "SELECT COUNT(*), COUNT(DISTINCT recorded_at),
                             (SELECT COUNT(*) FROM pg_attrdef WHERE adrelid = to_regclass(fact_partition_name($1)))
                      FROM fact WHERE source = $1 AND batch_id = $2 AND recorded_at IS NOT NULL",
-                    &[Value::text(DEPARTMENT), Value::Int(b.id)],
-                )
-                .expect("q")
-                .expect("row");
+                &[Value::text(DEPARTMENT), Value::Int(b.id)],
+            );
             assert_eq!(
                 (r.int(0).expect("n"), r.int(1).expect("n"), r.int(2).expect("n")),
                 (2 * people, 1, 1)
@@ -699,22 +670,23 @@ fn a_first_load_built_without_indexes_leaves_them_as_they_were() {
 }
 
 fn known_id(t: &testing::TestDb, id_number: &str) -> i64 {
-    t.db.query_one("SELECT id FROM person WHERE id_number = $1", &[Value::text(id_number)])
-        .expect("q")
-        .expect("row")
-        .int(0)
-        .expect("id")
+    one(
+        &t.db,
+        "SELECT id FROM person WHERE id_number = $1",
+        &[Value::text(id_number)],
+    )
+    .int(0)
+    .expect("id")
 }
 
 /// Every fact as text, in id order.
 fn all_facts(t: &testing::TestDb) -> String {
-    t.db.query_one(
+    one(
+        &t.db,
         "SELECT string_agg(concat_ws('|', id, person_id, kind, value, valid_from, valid_to, source, batch_id,
                                     ended_by_batch, recorded_at), E'\n' ORDER BY id) FROM fact",
         &[],
     )
-    .expect("q")
-    .expect("row")
     .text(0)
     .expect("text")
 }
@@ -747,12 +719,11 @@ fn migration_14_partitions_the_fact_table_by_source_keeping_every_fact_and_its_r
     .expect("old schema's rows");
     let facts = all_facts(&t);
     let conflicts = |t: &testing::TestDb| {
-        t.db.query_one(
+        one(
+            &t.db,
             "SELECT string_agg(fact_id || '-' || other_fact_id, ' ' ORDER BY fact_id) FROM fact_conflict",
             &[],
         )
-        .expect("q")
-        .expect("row")
         .text(0)
         .expect("text")
     };
@@ -762,17 +733,15 @@ fn migration_14_partitions_the_fact_table_by_source_keeping_every_fact_and_its_r
     assert_eq!(t.db.migrate().expect("migration 14"), vec![14]);
     assert_eq!(all_facts(&t), facts, "every fact as it was");
     assert_eq!(conflicts(&t), conflicts_before);
-    let shape =
-        t.db.query_one(
-            "SELECT (SELECT relkind::text FROM pg_class WHERE oid = 'fact'::regclass),
+    let shape = one(
+        &t.db,
+        "SELECT (SELECT relkind::text FROM pg_class WHERE oid = 'fact'::regclass),
                 (SELECT string_agg(c.relname, ' ' ORDER BY c.relname) FROM pg_inherits i
                  JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'fact'::regclass),
                 fact_partition_name('gongan') || ' ' || fact_partition_name('minzheng'),
                 (SELECT COUNT(*) FROM ONLY fact), (SELECT COUNT(*) FROM fact WHERE source = 'gongan')",
-            &[],
-        )
-        .expect("q")
-        .expect("row");
+        &[],
+    );
     assert_eq!(shape.text(0).expect("kind"), "p", "partitioned");
     let mut want: Vec<String> = shape.text(2).expect("names").split(' ').map(str::to_string).collect();
     want.sort();
@@ -812,14 +781,12 @@ fn migration_14_partitions_the_fact_table_by_source_keeping_every_fact_and_its_r
     m.source = "canlian_disability".into();
     let b = apply_batch(&t.db, &m, &mut items).expect("apply");
     assert_eq!(b.facts_new, 1);
-    let r =
-        t.db.query_one(
-            "SELECT f.id, CASE WHEN f.tableoid::regclass::text = fact_partition_name('canlian') THEN 1 ELSE 0 END
+    let r = one(
+        &t.db,
+        "SELECT f.id, CASE WHEN f.tableoid::regclass::text = fact_partition_name('canlian') THEN 1 ELSE 0 END
              FROM fact f WHERE f.source = 'canlian'",
-            &[],
-        )
-        .expect("q")
-        .expect("row");
+        &[],
+    );
     assert!(r.int(0).expect("id") > 4, "ids go on from the old table's");
     assert_eq!(r.int(1).expect("in its partition"), 1);
 }
