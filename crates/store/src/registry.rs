@@ -404,12 +404,12 @@ struct SegmentsSeen {
     /// table: the statements that build them (PostgreSQL; see [`defer_indexes`],
     /// [`ensure_fact_partition`]).
     deferred_indexes: Vec<String>,
-    /// The source's partition of the fact table is known to exist, or was created
-    /// (PostgreSQL; at the first segment with facts).
-    partition_ready: bool,
-    /// The source's partition, created bare by this batch and not attached yet: facts are
+    /// The source's partition of the fact table, once known to exist or created (PostgreSQL;
+    /// at the batch's first segment).
+    partition: Option<String>,
+    /// That partition was created bare by this batch and is not attached yet: facts are
     /// copied into it by name until [`restore_indexes`] attaches it.
-    copy_into: Option<String>,
+    partition_bare: bool,
     /// The same for the person table's (at the first segment with many newcomers).
     defer_people_considered: bool,
 }
@@ -577,14 +577,15 @@ fn write_segment(
     if direct_count > 0 {
         let [c0, c1, c2, c3, c4] = FACT_COLS;
         let [t0, t1, t2, t3, t4] = FACT_TYPES;
-        let into = seen.copy_into.clone();
         // A partition being loaded has the batch's columns as defaults (see
         // [`ensure_fact_partition`]).
-        let own = into.is_none();
+        let (into, n) = match &seen.partition {
+            Some(p) if seen.partition_bare => (p.clone(), 5),
+            _ => ("fact".to_string(), 8),
+        };
         let cols = [c0, c1, c2, c3, c4, "source", "batch_id", "recorded_at"];
         let types = [t0, t1, t2, t3, t4, ColType::Text, ColType::Int, ColType::Time];
-        let n = if own { 8 } else { 5 };
-        let mut w = t.bulk(into.as_deref().unwrap_or("fact"), &cols[..n], &types[..n])?;
+        let mut w = t.bulk(&into, &cols[..n], &types[..n])?;
         let (source, batch, now) = (ctx.source.as_cell(), ctx.batch.as_cell(), ctx.now.as_cell());
         for ((p, f), _) in in_order().zip(&direct).filter(|(_, d)| **d) {
             let [c0, c1, c2, c3, c4] = fact_cells(p, f);
@@ -852,10 +853,9 @@ fn ensure_fact_partition(
     bare: bool,
     lap: &mut Lap,
 ) -> Result<()> {
-    if t.backend() != crate::Backend::Postgres || seen.partition_ready {
+    if t.backend() != crate::Backend::Postgres || seen.partition.is_some() {
         return Ok(());
     }
-    seen.partition_ready = true;
     let r = t
         .query_one(
             "SELECT fact_partition_name($1),
@@ -874,6 +874,7 @@ fn ensure_fact_partition(
             &[ctx.source.clone(), ctx.batch.clone(), ctx.now.clone()],
         )?
         .ok_or_else(|| StoreError::Aborted("no partition name".into()))?;
+    seen.partition = Some(r.text(0)?);
     if r.int(1)? == 1 {
         return Ok(());
     }
@@ -882,7 +883,7 @@ fn ensure_fact_partition(
         // The batch's own columns (source, batch, recorded at) as the new table's defaults
         // while it is loaded: `COPY` then sends and parses five columns a fact, not eight.
         t.batch(&r.text(4)?)?;
-        seen.copy_into = Some(r.text(0)?);
+        seen.partition_bare = true;
         seen.deferred_indexes.push(r.text(5)?);
         seen.deferred_indexes.push(r.text(3)?);
         lap.mark("partition-created");
@@ -892,8 +893,9 @@ fn ensure_fact_partition(
     Ok(())
 }
 
-/// Builds the indexes [`defer_indexes`] dropped, if it did. A unique key broken by the load
-/// fails here, and the batch with it.
+/// Builds the indexes [`defer_indexes`] dropped and attaches the partition
+/// [`ensure_fact_partition`] created bare, if they did. A unique key broken by the load fails
+/// here, and the batch with it.
 fn restore_indexes(t: &mut dyn Tx, seen: &mut SegmentsSeen, lap: &mut Lap) -> Result<()> {
     if !seen.deferred_indexes.is_empty() {
         // Each build sorts the whole table once; in memory up to this (the default, 64 MB,
@@ -905,7 +907,7 @@ fn restore_indexes(t: &mut dyn Tx, seen: &mut SegmentsSeen, lap: &mut Lap) -> Re
         for sql in std::mem::take(&mut seen.deferred_indexes) {
             t.batch(&sql)?;
         }
-        seen.copy_into = None;
+        seen.partition_bare = false;
         lap.mark("indexes-built");
     }
     Ok(())
@@ -953,7 +955,7 @@ struct SegmentFacts {
 }
 
 impl crate::sqlite_rows_in::RowsIn for SegmentFacts {
-    fn len(&self) -> usize {
+    fn count(&self) -> usize {
         self.facts.len()
     }
     fn cell(&self, row: usize, col: usize) -> Cell<'_> {
@@ -1034,13 +1036,6 @@ impl Lap {
         }
     }
 }
-
-/// `d`: each person with a death on record and a fact in this batch (ids above `$1`), with the
-/// earliest date of death, for the update that ends what the death ends.
-const DEATHS_IN_BATCH: &str = "WITH d AS MATERIALIZED (
-     SELECT f.person_id, MIN(f.valid_from) AS died FROM fact f
-     WHERE f.kind = 'death' AND EXISTS (SELECT 1 FROM fact n WHERE n.person_id = f.person_id AND n.id > $1)
-     GROUP BY f.person_id)";
 
 /// Up to 15 digits as a number, ordered by length and then by value (for codes of one length,
 /// the order of the texts); 0 for the empty text, `u64::MAX` for anything else.
@@ -1411,10 +1406,10 @@ fn apply_batch_resolving(
         // statements are planned with (sampled, so cheap). Of the department's partition
         // only: `ANALYZE fact` samples the whole table and then every partition again (at
         // 1M people 0.3–0.5 s a batch instead of 0.2; BENCHMARKS.md, change 35).
-        let partition = t
-            .query_one("SELECT fact_partition_name($1)", std::slice::from_ref(&src))?
-            .ok_or_else(|| StoreError::Aborted("no partition name".into()))?
-            .text(0)?;
+        let partition = seen
+            .partition
+            .as_deref()
+            .ok_or_else(|| StoreError::Aborted("the batch's partition is unknown".into()))?;
         t.batch(&format!("ANALYZE {partition}"))?;
         lap.mark("analyze");
     }
@@ -1505,13 +1500,16 @@ fn apply_batch_resolving(
         // 0.5 s probing; BENCHMARKS.md, registry import, change 19).
         t.batch("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")?;
     }
+    // `d`: each person with a death on record and a fact in this batch (ids above `$1`), with
+    // the earliest date of death.
     facts_ended += t.exec(
-        &format!(
-            "{DEATHS_IN_BATCH}
-             UPDATE fact SET valid_to = d.died, ended_by_batch = $2 FROM d
-             WHERE fact.person_id = d.person_id AND fact.kind <> 'death' AND fact.valid_from <= d.died
-               AND (fact.valid_to IS NULL OR fact.valid_to > d.died)"
-        ),
+        "WITH d AS MATERIALIZED (
+             SELECT f.person_id, MIN(f.valid_from) AS died FROM fact f
+             WHERE f.kind = 'death' AND EXISTS (SELECT 1 FROM fact n WHERE n.person_id = f.person_id AND n.id > $1)
+             GROUP BY f.person_id)
+         UPDATE fact SET valid_to = d.died, ended_by_batch = $2 FROM d
+         WHERE fact.person_id = d.person_id AND fact.kind <> 'death' AND fact.valid_from <= d.died
+           AND (fact.valid_to IS NULL OR fact.valid_to > d.died)",
         &[mx.clone(), b.clone()],
     )? as i64;
     if t.backend() == crate::Backend::Postgres {

@@ -325,7 +325,7 @@ impl Tx for SqliteTx<'_> {
         let slot = self
             .rows_in
             .ok_or_else(|| StoreError::Aborted("rows_in is the writer's, not a reader's".into()))?;
-        let given = rows.len();
+        let given = rows.count();
         *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(rows);
         let out = self.exec(sql, params);
         // Rows the statement did not read would be lost without a word: refused.

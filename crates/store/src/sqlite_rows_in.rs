@@ -21,14 +21,12 @@ use std::sync::{Arc, Mutex};
 use rusqlite::vtab::{Context, Filters, IndexInfo, Module, VTab, VTabConnection, VTabCursor};
 use rusqlite::{ffi, Connection};
 
-pub use crate::Cell;
+use crate::Cell;
 
 /// Rows for one statement, read by position.
 pub trait RowsIn: Send {
-    fn len(&self) -> usize;
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
+    /// How many rows there are.
+    fn count(&self) -> usize;
     /// Column `col` (0-based, at most [`COLUMNS`]) of row `row`.
     fn cell(&self, row: usize, col: usize) -> Cell<'_>;
 }
@@ -80,7 +78,11 @@ unsafe impl<'vtab> VTab<'vtab> for RowsTab {
 
     fn best_index(&self, info: &mut IndexInfo) -> rusqlite::Result<bool> {
         // One plan: read every row in order. Constraints are left to SQLite.
-        let rows = self.slot.lock().map(|s| s.as_ref().map_or(0, |r| r.len())).unwrap_or(0);
+        let rows = self
+            .slot
+            .lock()
+            .map(|s| s.as_ref().map_or(0, |r| r.count()))
+            .unwrap_or(0);
         info.set_estimated_cost(rows as f64);
         info.set_estimated_rows(rows as i64);
         Ok(true)
@@ -129,7 +131,7 @@ unsafe impl VTabCursor for RowsCursor<'_> {
     }
 
     fn eof(&self) -> bool {
-        self.rows.as_ref().is_none_or(|r| self.at >= r.len())
+        self.rows.as_ref().is_none_or(|r| self.at >= r.count())
     }
 
     fn column(&self, ctx: &mut Context, i: c_int) -> rusqlite::Result<()> {
@@ -166,7 +168,7 @@ mod tests {
     struct Numbers(Vec<(i64, String, Option<chrono::NaiveDate>)>);
 
     impl RowsIn for Numbers {
-        fn len(&self) -> usize {
+        fn count(&self) -> usize {
             self.0.len()
         }
         fn cell(&self, row: usize, col: usize) -> Cell<'_> {
