@@ -289,7 +289,7 @@ fn apply_file(
     db: &Db,
     opts: &ImportOptions<'_>,
     reading: Reading,
-    rows_read: &mut dyn FnMut(),
+    rows_read: &mut (dyn FnMut() + Send),
     on_start: &mut dyn FnMut(Progress, Option<u64>),
 ) -> Result<ImportOutcome, ImportError> {
     let prepared = reading

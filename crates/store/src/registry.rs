@@ -208,12 +208,18 @@ pub fn set_segment_facts(n: usize) {
     SEGMENT_FACTS.with(|s| s.set(n.max(1)));
 }
 
-/// Whose fact: a registered person's id, or the index of someone this segment registers.
+/// Whose fact: a registered person's id, someone the segment being gathered registers (by
+/// their index in it), or a newcomer of the batch by their number (see [`Prepared`]).
 #[derive(Clone, Copy)]
 enum Who {
     Id(i64),
     New(u32),
+    Seq(u64),
 }
+
+/// Where newcomers sort among registered people before they have ids: after all of them, in
+/// the order they are numbered (their ids then follow in that order; see [`Prepared`]).
+const PROVISIONAL_ID: i64 = 1 << 62;
 
 struct PendingFact {
     who: Who,
@@ -282,6 +288,7 @@ impl SortKey {
 }
 
 /// Someone the registry does not hold yet (as far as the importer knows).
+#[derive(Default)]
 struct Newcomer {
     id_number: String,
     name: String,
@@ -414,42 +421,271 @@ struct SegmentsSeen {
     defer_people_considered: bool,
 }
 
-/// Writes one segment: registers its newcomers, corrects names (公安), and writes its facts in
-/// index order. Returns (people registered, facts inserted or ended).
+/// A segment gathered and put in order by the batch's preparing thread while the writer
+/// writes the one before ([`prepare_segments`]; ARCHITECTURE decision 32). Its newcomers are
+/// numbered through the batch in the order they are registered, and sort as
+/// [`PROVISIONAL_ID`] plus that number: registration gives them ids in the same order, above
+/// every id taken before (SQLite's next rowids; a sequence's next values), so the writer's
+/// real keys keep the order (checked, and sorted again where they do not).
+struct Prepared {
+    /// In the unique index's order by the provisional keys.
+    facts: Vec<PendingFact>,
+    /// Each fact's key ([`SortKey`]), provisional for newcomers until the writer fills in ids.
+    keyed: Vec<u128>,
+    /// The segment's kinds in their text order: a key's kind is its rank here.
+    kinds: Vec<&'static str>,
+    /// Newcomers in the order they are registered: the first is the batch's newcomer
+    /// `first_seq`.
+    people: Vec<Newcomer>,
+    first_seq: u64,
+    /// Registered people's names as 公安 gives them.
+    names: Vec<(i64, String)>,
+    more_follow: bool,
+}
+
+/// The people a batch registered (or found registered): ID number → number ([`Prepared`]),
+/// and each number's id.
+struct BatchNewcomers {
+    numbers: IdNumberMap<u64>,
+    ids: Vec<i64>,
+}
+
+/// What the preparing thread counted over the whole batch.
+#[derive(Default)]
+struct Gathered {
+    total: i64,
+    ok: i64,
+    bad: i64,
+    dup: i64,
+    issues: Vec<RowIssue>,
+    kinds: std::collections::BTreeSet<&'static str>,
+    /// The batch's newcomers by ID number: their numbers ([`Prepared`]).
+    newcomers: IdNumberMap<u64>,
+}
+
+/// The preparing thread of a batch: reads the file's items, resolves each row's person (the
+/// importer's map, a newcomer of an earlier segment, or a new one), and hands the writer one
+/// segment at a time, in order ([`finish_segment`]). The channel holds none: at most the
+/// segment being written and the one prepared are in memory.
+fn prepare_segments(
+    items: &mut (dyn Iterator<Item = std::result::Result<Staged, String>> + Send),
+    known: Option<&PersonIds>,
+    gongan: bool,
+    key: SortKey,
+    segment_facts: usize,
+    out: std::sync::mpsc::SyncSender<Prepared>,
+) -> Result<Gathered> {
+    let mut g = Gathered::default();
+    let mut lap = Lap::new();
+    let mut seg = Segment::default();
+    let mut next_seq = 0u64;
+    // The first segments are small and each is twice the one before, up to the full size: the
+    // writer starts on a file's first rows while the rest are still being read (the first file
+    // of an import has nothing else to hide its reading behind), and large files still go in
+    // large segments.
+    let mut segment_limit = (segment_facts / 16).max(1);
+    let mut last: Option<(String, Who)> = None;
+    let send = |p: Prepared| {
+        out.send(p)
+            .map_err(|_| StoreError::Aborted("the batch's writer stopped".into()))
+    };
+    // Segments end with a row, so that a row's facts — one person's — are not split: a person
+    // met again in a later segment sends the whole batch through the supersession query (167 s
+    // for a 30,000,000-fact batch).
+    for item in items {
+        let full = match item.map_err(StoreError::Aborted)? {
+            Staged::Fact(mut f) => {
+                g.kinds.insert(f.kind);
+                // A row's facts come together: its person is looked up once, not per fact.
+                let who = match &last {
+                    Some((id_number, who)) if *id_number == f.id_number => *who,
+                    _ => {
+                        let registered = f.person_id.or_else(|| known.and_then(|k| k.get(&f.id_number)));
+                        // The buffer is reused: a clone per row was an allocation per row.
+                        let last = last.get_or_insert_with(|| (String::new(), Who::Id(0)));
+                        last.0.clear();
+                        last.0.push_str(&f.id_number);
+                        last.1 = match registered {
+                            Some(pid) => {
+                                // 公安 holds the authoritative name.
+                                if gongan && f.first_of_person {
+                                    seg.names.push((pid, f.name.clone()));
+                                }
+                                Who::Id(pid)
+                            }
+                            None => match g.newcomers.get(&f.id_number) {
+                                Some(&n) => Who::Seq(n),
+                                None => seg.newcomer(&mut f),
+                            },
+                        };
+                        last.1
+                    }
+                };
+                if seg.facts.capacity() == 0 {
+                    // Room for the whole segment at once: grown by doubling, a segment's facts
+                    // were copied about twice over and their memory faulted in again each time.
+                    seg.facts.reserve(segment_limit + 64);
+                }
+                seg.facts.push(PendingFact {
+                    who,
+                    kind: f.kind,
+                    value: f.value,
+                    valid_from: f.valid_from,
+                    valid_to: f.valid_to,
+                });
+                // A caller that sends no row ends is cut at twice the size.
+                seg.facts.len() >= 2 * segment_limit
+            }
+            Staged::Issue(i) => {
+                if i.severity == Severity::Duplicate {
+                    g.dup += 1;
+                }
+                g.issues.push(i);
+                false
+            }
+            Staged::RowDone { ok: row_ok } => {
+                g.total += 1;
+                if row_ok {
+                    g.ok += 1;
+                } else {
+                    g.bad += 1;
+                }
+                seg.facts.len() >= segment_limit
+            }
+        };
+        if full {
+            // A newcomer's index is the segment's own.
+            last = None;
+            lap.mark("prepare-gathered");
+            let p = finish_segment(std::mem::take(&mut seg), &mut g.newcomers, &mut next_seq, key, true);
+            lap.mark("prepare-sorted");
+            send(p)?;
+            segment_limit = (segment_limit * 2).min(segment_facts);
+        }
+    }
+    lap.mark("prepare-gathered");
+    send(finish_segment(seg, &mut g.newcomers, &mut next_seq, key, false))?;
+    lap.mark("prepare-sorted");
+    Ok(g)
+}
+
+/// Orders a gathered segment's newcomers and numbers them, and sorts its facts into the unique
+/// index's order (see [`Prepared`]).
+fn finish_segment(
+    seg: Segment,
+    newcomers: &mut IdNumberMap<u64>,
+    next_seq: &mut u64,
+    key: SortKey,
+    more_follow: bool,
+) -> Prepared {
+    let Segment {
+        mut facts,
+        people,
+        index: _,
+        names,
+    } = seg;
+    // New people are numbered in the order of where they live (the 户籍 code; else the ID
+    // number, which starts with the issuing county): people of one village get neighbouring
+    // ids, so their facts, written in person order, also reach the division index nearly in
+    // order, and a village's people share pages.
+    // Sorted on integers (the place's digits, the ID number as a number): one village's people
+    // still come together; the texts are compared only where those tie.
+    let keyed: Vec<(u64, u64)> = people
+        .iter()
+        .map(|p| (digits_key(&p.place), PersonIds::key(&p.id_number).unwrap_or(u64::MAX)))
+        .collect();
+    let mut order: Vec<usize> = (0..people.len()).collect();
+    order.sort_unstable_by(|&x, &y| {
+        keyed[x].cmp(&keyed[y]).then_with(|| {
+            let (a, b) = (&people[x], &people[y]);
+            (a.place.as_str(), a.id_number.as_str()).cmp(&(b.place.as_str(), b.id_number.as_str()))
+        })
+    });
+    let first_seq = *next_seq;
+    let mut seq_of = vec![0u64; people.len()];
+    for (rank, &i) in order.iter().enumerate() {
+        seq_of[i] = first_seq + rank as u64;
+    }
+    *next_seq += people.len() as u64;
+    let mut people = people;
+    let people: Vec<Newcomer> = order.iter().map(|&i| std::mem::take(&mut people[i])).collect();
+    for (p, n) in people.iter().zip(first_seq..) {
+        newcomers.insert(&p.id_number, n);
+    }
+    // The unique index's order (kind first on SQLite, person first on PostgreSQL; see the
+    // migrations), so that the insert appends.
+    // Sorted on one integer a fact: kind (its rank in the text order the index uses), person,
+    // start date. Comparing the tuples with their kind strings took three times as long.
+    let mut kinds: Vec<&'static str> = Vec::new();
+    for f in &facts {
+        if !kinds.contains(&f.kind) {
+            kinds.push(f.kind);
+        }
+    }
+    kinds.sort_unstable();
+    let mut keyed: Vec<(u128, u32)> = facts
+        .iter_mut()
+        .enumerate()
+        .map(|(i, f)| {
+            if let Who::New(n) = f.who {
+                f.who = Who::Seq(seq_of[n as usize]);
+            }
+            let person = match f.who {
+                Who::Id(p) => p,
+                Who::Seq(n) => PROVISIONAL_ID + n as i64,
+                Who::New(_) => PROVISIONAL_ID,
+            };
+            let kind = kinds.iter().position(|k| *k == f.kind).unwrap_or(0) as u32;
+            (key.of(kind, person, f.valid_from), i as u32)
+        })
+        .collect();
+    keyed.sort_unstable_by_key(|e| e.0);
+    // The facts themselves moved into that order, once: every pass after this reads them in
+    // sequence (reading them through a sorted list of references missed the cache at every
+    // fact, in each of three passes).
+    let sorted: Vec<PendingFact> = keyed.iter().map(|&(_, i)| facts[i as usize].take()).collect();
+    Prepared {
+        facts: sorted,
+        keyed: keyed.into_iter().map(|(k, _)| k).collect(),
+        kinds,
+        people,
+        first_seq,
+        names,
+        more_follow,
+    }
+}
+
+/// Writes one prepared segment: registers its newcomers (their ids appended to
+/// `newcomer_ids`, by number), corrects names (公安), and writes its facts in index order.
+/// Returns (people registered, facts inserted or ended).
 fn write_segment(
     t: &mut dyn Tx,
-    seg: &mut Segment,
-    batch_people: &mut IdNumberMap<i64>,
+    seg: Prepared,
+    newcomer_ids: &mut Vec<i64>,
     ctx: &BatchCtx,
     seen: &mut SegmentsSeen,
-    more_follow: bool,
     lap: &mut Lap,
 ) -> Result<(i64, i64)> {
-    let seg = std::mem::take(seg);
     lap.mark("gathered");
+    let Prepared {
+        facts: sorted,
+        mut keyed,
+        kinds,
+        people,
+        first_seq,
+        names,
+        more_follow,
+    } = seg;
     let mut persons_new = 0i64;
-    let mut ids: Vec<i64> = vec![0; seg.people.len()];
-    if !seg.people.is_empty() {
-        // New people are numbered in the order of where they live (the 户籍 code; else the
-        // ID number, which starts with the issuing county): people of one village get
-        // neighbouring ids, so their facts, written in person order, also reach the division
-        // index nearly in order, and a village's people share pages.
-        // Sorted on integers (the place's digits, the ID number as a number): one village's
-        // people still come together; the texts are compared only where those tie.
-        let keyed: Vec<(u64, u64)> = seg
-            .people
-            .iter()
-            .map(|p| (digits_key(&p.place), PersonIds::key(&p.id_number).unwrap_or(u64::MAX)))
-            .collect();
-        let mut order: Vec<usize> = (0..seg.people.len()).collect();
-        order.sort_unstable_by(|&x, &y| {
-            keyed[x].cmp(&keyed[y]).then_with(|| {
-                let (a, b) = (&seg.people[x], &seg.people[y]);
-                (a.place.as_str(), a.id_number.as_str()).cmp(&(b.place.as_str(), b.id_number.as_str()))
-            })
-        });
-        lap.mark("newcomers-ordered");
-        if ctx.may_defer_person_key && !seen.defer_people_considered && seg.people.len() >= TRUST_REFERENCES_FROM {
+    if newcomer_ids.len() as u64 != first_seq {
+        return Err(StoreError::Aborted(format!(
+            "newcomers numbered from {first_seq}, but {} have ids",
+            newcomer_ids.len()
+        )));
+    }
+    if !people.is_empty() {
+        let mut ids: Vec<i64> = vec![0; people.len()];
+        if ctx.may_defer_person_key && !seen.defer_people_considered && people.len() >= TRUST_REFERENCES_FROM {
             // Only the ID-number key goes: the person table's primary key is referenced
             // from everywhere.
             seen.defer_people_considered = true;
@@ -458,21 +694,18 @@ fn write_segment(
             }
         }
         if ctx.exact_people {
-            persons_new = register_new_people(t, &seg.people, &order, &mut ids, ctx)?;
+            persons_new = register_new_people(t, &people, &mut ids, ctx)?;
         } else {
             lock_registration(t)?;
-            persons_new = register_people(t, &seg, &order, &mut ids, ctx)?;
+            persons_new = register_people(t, &people, &mut ids, ctx)?;
         }
         lap.mark("newcomers-written");
-        for (p, id) in seg.people.iter().zip(&ids) {
-            batch_people.insert(&p.id_number, *id);
-        }
-        lap.mark("persons");
+        newcomer_ids.extend_from_slice(&ids);
     }
-    if !seg.names.is_empty() {
+    if !names.is_empty() {
         {
             let mut w = t.bulk("staging_name", &["person_id", "name"], &[ColType::Int, ColType::Text])?;
-            for (pid, name) in &seg.names {
+            for (pid, name) in &names {
                 w.write(&[Value::Int(*pid), Value::text(name)])?;
             }
             w.finish()?;
@@ -483,47 +716,35 @@ fn write_segment(
         )?;
         t.batch("DELETE FROM staging_name")?;
     }
-    if seg.facts.is_empty() {
+    if sorted.is_empty() {
         return Ok((persons_new, 0));
     }
-    let pid = |w: Who| match w {
-        Who::Id(p) => p,
-        Who::New(i) => ids[i as usize],
-    };
-    // The unique index's order (kind first on SQLite, person first on PostgreSQL; see the
-    // migrations), so that the insert appends.
-    // Sorted on one integer a fact: kind (its rank in the text order the index uses), person,
-    // start date. Comparing the tuples with their kind strings took three times as long.
-    let mut kinds: Vec<&'static str> = Vec::new();
-    for f in &seg.facts {
-        if !kinds.contains(&f.kind) {
-            kinds.push(f.kind);
-        }
-    }
-    kinds.sort_unstable();
-    let fresh_kind: Vec<bool> = kinds.iter().map(|k| ctx.fresh(k)).collect();
     let key = SortKey {
         person_first: t.backend() == crate::Backend::Postgres,
     };
-    let mut keyed: Vec<(u128, u32)> = seg
-        .facts
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let kind = kinds.iter().position(|k| *k == f.kind).unwrap_or(0) as u32;
-            (key.of(kind, pid(f.who), f.valid_from), i as u32)
-        })
-        .collect();
-    keyed.sort_unstable_by_key(|e| e.0);
-    // The facts themselves moved into that order, once: every pass below then reads them in
-    // sequence (reading them through a sorted list of references missed the cache at every
-    // fact, in each of three passes).
-    let mut facts = seg.facts;
-    let sorted: Vec<PendingFact> = keyed.iter().map(|&(_, i)| facts[i as usize].take()).collect();
-    drop(facts);
+    // The newcomers' ids into the keys. They keep the order unless registration found some
+    // registered after all (a caller without the importer's exact map): then sorted again.
+    for (k, f) in keyed.iter_mut().zip(&sorted) {
+        let person = match f.who {
+            Who::Id(p) => p,
+            Who::Seq(n) => *newcomer_ids
+                .get(n as usize)
+                .ok_or_else(|| StoreError::Aborted(format!("newcomer {n} has no id")))?,
+            Who::New(_) => return Err(StoreError::Aborted("a newcomer was not numbered".into())),
+        };
+        *k = key.of(key.kind(*k), person, f.valid_from);
+    }
+    let (keyed, sorted) = if keyed.windows(2).all(|w| w[0] <= w[1]) {
+        (keyed, sorted)
+    } else {
+        let mut pairs: Vec<(u128, PendingFact)> = keyed.into_iter().zip(sorted).collect();
+        pairs.sort_unstable_by_key(|e| e.0);
+        pairs.into_iter().unzip()
+    };
+    let fresh_kind: Vec<bool> = kinds.iter().map(|k| ctx.fresh(k)).collect();
     // Each fact in that order with its person's id.
-    let in_order = || keyed.iter().zip(&sorted).map(|(&(k, _), f)| (key.person(k), f));
-    lap.mark("sorted");
+    let in_order = || keyed.iter().zip(&sorted).map(|(&k, f)| (key.person(k), f));
+    lap.mark("keyed");
     // Facts of a kind new to the source need no key check against the table, except those of
     // people who had facts in an earlier segment; inside the segment, equal keys are
     // neighbours in this order. Written straight into the fact table on PostgreSQL (its
@@ -532,17 +753,17 @@ fn write_segment(
     // that path.
     let mut direct: Vec<bool> = vec![false; sorted.len()];
     {
-        let same_key = keyed.windows(2).any(|w| w[0].0 == w[1].0);
+        let same_key = keyed.windows(2).any(|w| w[0] == w[1]);
         if keyed
             .windows(2)
-            .any(|w| key.same_person_and_kind(w[0].0, w[1].0) && w[0].0 != w[1].0)
+            .any(|w| key.same_person_and_kind(w[0], w[1]) && w[0] != w[1])
         {
             seen.supersession = true;
         }
         let postgres = t.backend() == crate::Backend::Postgres;
-        for (i, &(k, _)) in keyed.iter().enumerate() {
+        for (i, &k) in keyed.iter().enumerate() {
             let before = !seen.people.is_empty() && seen.people.binary_search(&key.person(k)).is_ok();
-            let fresh = fresh_kind[key.kind(k) as usize];
+            let fresh = fresh_kind.get(key.kind(k) as usize).copied().unwrap_or(false);
             if before || !fresh {
                 seen.supersession = true;
             }
@@ -638,7 +859,7 @@ fn write_segment(
 
 /// Registers a segment's newcomers whom the batch cannot know to be new (no exact map): those
 /// registered meanwhile are found by their ID numbers. Fills `ids`; returns how many were new.
-fn register_people(t: &mut dyn Tx, seg: &Segment, order: &[usize], ids: &mut [i64], ctx: &BatchCtx) -> Result<i64> {
+fn register_people(t: &mut dyn Tx, people: &[Newcomer], ids: &mut [i64], ctx: &BatchCtx) -> Result<i64> {
     let max_person = int_in(t, "SELECT COALESCE(MAX(id), 0) FROM person", &[])?;
     {
         let mut w = t.bulk(
@@ -646,8 +867,7 @@ fn register_people(t: &mut dyn Tx, seg: &Segment, order: &[usize], ids: &mut [i6
             &["id_number", "name", "sex", "birth_date"],
             &[ColType::Text, ColType::Text, ColType::Int, ColType::Date],
         )?;
-        for &i in order {
-            let p = &seg.people[i];
+        for p in people {
             w.write(&[
                 Value::text(&p.id_number),
                 Value::text(&p.name),
@@ -668,29 +888,34 @@ fn register_people(t: &mut dyn Tx, seg: &Segment, order: &[usize], ids: &mut [i6
     // Everyone registered now has an id above the largest before (SQLite numbers rows
     // from the largest; a PostgreSQL sequence never goes back): one range read. Where
     // some were registered before, they are found by their ID numbers.
-    let resolve = if persons_new as usize == seg.people.len() {
+    let resolve = if persons_new as usize == people.len() {
         "SELECT id, id_number FROM person WHERE id > $1"
     } else {
         "SELECT p.id, p.id_number FROM staging_person s JOIN person p ON p.id_number = s.id_number WHERE $1 >= 0"
     };
+    let index: std::collections::HashMap<&str, usize> = people
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.id_number.as_str(), i))
+        .collect();
     let mut found = 0usize;
     t.scan_raw(resolve, &[Value::Int(max_person)], &mut |r| {
-        if let Some(&i) = r.str(1)?.and_then(|n| seg.index.get(n)) {
-            if ids[i as usize] == 0 {
+        if let Some(&i) = r.str(1)?.and_then(|n| index.get(n)) {
+            if ids[i] == 0 {
                 found += 1;
             }
-            ids[i as usize] = r.int(0)?;
+            ids[i] = r.int(0)?;
         }
         Ok(())
     })?;
-    if found != seg.people.len() {
+    if found != people.len() {
         return Err(StoreError::Aborted(format!(
             "{} of {} new people have no id after registration",
-            seg.people.len() - found,
-            seg.people.len()
+            people.len() - found,
+            people.len()
         )));
     }
-    if ctx.gongan && (persons_new as usize) < seg.people.len() {
+    if ctx.gongan && (persons_new as usize) < people.len() {
         // 公安 holds the authoritative name, also of those registered before.
         t.exec(
             "UPDATE person SET name = s.name FROM staging_person s WHERE person.id_number = s.id_number AND person.name <> s.name",
@@ -704,13 +929,7 @@ fn register_people(t: &mut dyn Tx, seg: &Segment, order: &[usize], ids: &mut [i6
 /// Registers a segment's newcomers, all known to be new (the importer's exact map), with ids
 /// taken up front — SQLite's next rowids (one writer), PostgreSQL's sequence — and written
 /// straight into the person table: no staging, no key check, no reading the ids back.
-fn register_new_people(
-    t: &mut dyn Tx,
-    people: &[Newcomer],
-    order: &[usize],
-    ids: &mut [i64],
-    ctx: &BatchCtx,
-) -> Result<i64> {
+fn register_new_people(t: &mut dyn Tx, people: &[Newcomer], ids: &mut [i64], ctx: &BatchCtx) -> Result<i64> {
     let n = people.len() as i64;
     let taken: Vec<i64> = match t.backend() {
         crate::Backend::Sqlite => {
@@ -761,9 +980,8 @@ fn register_new_people(
             ColType::Int,
         ],
     )?;
-    for (&i, &id) in order.iter().zip(&taken) {
-        let p = &people[i];
-        ids[i] = id;
+    for ((p, &id), slot) in people.iter().zip(&taken).zip(ids.iter_mut()) {
+        *slot = id;
         w.write_cells(&[
             Cell::Int(id),
             Cell::Text(&p.id_number),
@@ -950,7 +1168,7 @@ const UPSERT_FACTS: &str =
 /// columns of [`FACT_COLS`].
 struct SegmentFacts {
     key: SortKey,
-    keyed: Vec<(u128, u32)>,
+    keyed: Vec<u128>,
     facts: Vec<PendingFact>,
 }
 
@@ -959,7 +1177,7 @@ impl crate::sqlite_rows_in::RowsIn for SegmentFacts {
         self.facts.len()
     }
     fn cell(&self, row: usize, col: usize) -> Cell<'_> {
-        fact_cells(self.key.person(self.keyed[row].0), &self.facts[row])
+        fact_cells(self.key.person(self.keyed[row]), &self.facts[row])
             .get(col)
             .copied()
             .unwrap_or(Cell::Null)
@@ -1135,7 +1353,7 @@ impl PersonIds {
 pub fn apply_batch(
     db: &Db,
     meta: &NewBatch,
-    items: &mut dyn Iterator<Item = std::result::Result<Staged, String>>,
+    items: &mut (dyn Iterator<Item = std::result::Result<Staged, String>> + Send),
 ) -> Result<BatchSummary> {
     db.tx(|t| apply_batch_in(t, meta, items, None))
 }
@@ -1149,7 +1367,7 @@ pub fn apply_batch(
 pub fn apply_batch_known(
     db: &Db,
     meta: &NewBatch,
-    items: &mut dyn Iterator<Item = std::result::Result<Staged, String>>,
+    items: &mut (dyn Iterator<Item = std::result::Result<Staged, String>> + Send),
     known: &std::sync::RwLock<PersonIds>,
 ) -> Result<BatchSummary> {
     // Every person and batch its facts name is read or created inside this transaction.
@@ -1163,12 +1381,17 @@ pub fn apply_batch_known(
     let mut known = known.write().unwrap_or_else(|e| e.into_inner());
     // Those whose ID numbers are not of the usual form are not in the map (the database
     // resolves them), as in [`PersonIds::add_rows`].
-    for (k, id) in fresh.by_key {
-        known.ids.insert(k, id);
-        known.max_id = known.max_id.max(id);
+    let id_of = |n: u64| fresh.ids.get(n as usize).copied();
+    for (k, n) in fresh.numbers.by_key {
+        if let Some(id) = id_of(n) {
+            known.ids.insert(k, id);
+            known.max_id = known.max_id.max(id);
+        }
     }
-    for id in fresh.others.into_values() {
-        known.max_id = known.max_id.max(id);
+    for n in fresh.numbers.others.into_values() {
+        if let Some(id) = id_of(n) {
+            known.max_id = known.max_id.max(id);
+        }
     }
     Ok(summary)
 }
@@ -1178,7 +1401,7 @@ pub fn apply_batch_known(
 pub fn apply_batch_in(
     t: &mut dyn Tx,
     meta: &NewBatch,
-    items: &mut dyn Iterator<Item = std::result::Result<Staged, String>>,
+    items: &mut (dyn Iterator<Item = std::result::Result<Staged, String>> + Send),
     known: Option<&PersonIds>,
 ) -> Result<BatchSummary> {
     apply_batch_resolving(t, meta, items, known, false).map(|(summary, _)| summary)
@@ -1190,10 +1413,10 @@ pub fn apply_batch_in(
 fn apply_batch_resolving(
     t: &mut dyn Tx,
     meta: &NewBatch,
-    items: &mut dyn Iterator<Item = std::result::Result<Staged, String>>,
+    items: &mut (dyn Iterator<Item = std::result::Result<Staged, String>> + Send),
     known: Option<&PersonIds>,
     exact_people: bool,
-) -> Result<(BatchSummary, IdNumberMap<i64>)> {
+) -> Result<(BatchSummary, BatchNewcomers)> {
     let batch_id = t
         .query_one(
             "INSERT INTO import_batch (source, department, file_name, sha256, size_bytes, encoding, archive_path, started_at)
@@ -1274,101 +1497,43 @@ fn apply_batch_resolving(
     // number nor sorts (SQLite's sorter alone took 4–6 s for a 3,000,000-fact file). Issues
     // are few by construction (one per bad row) and written at the end.
     let mut lap = Lap::new();
-    let (mut total, mut ok, mut bad, mut dup) = (0i64, 0i64, 0i64, 0i64);
-    let mut issues: Vec<RowIssue> = Vec::new();
-    let mut seg = Segment::default();
     let mut seen = SegmentsSeen::default();
     let segment_facts = SEGMENT_FACTS.with(|s| s.get());
-    // The first segments are small and each is twice the one before, up to the full size: the
-    // writer starts on a file's first rows while the rest are still being read (the first file
-    // of an import has nothing else to hide its reading behind), and large files still go in
-    // large segments.
-    let mut segment_limit = (segment_facts / 16).max(1);
-    let mut batch_people: IdNumberMap<i64> = IdNumberMap::default();
-    let mut kinds: std::collections::BTreeSet<&'static str> = std::collections::BTreeSet::new();
-    let (mut persons_new, mut touched) = (0i64, 0i64);
-    let mut last: Option<(String, Who)> = None;
-    // Segments end with a row, so that a row's facts — one person's — are not split: a person
-    // met again in a later segment sends the whole batch through the supersession query (167 s
-    // for a 30,000,000-fact batch).
-    for item in &mut *items {
-        let full = match item.map_err(StoreError::Aborted)? {
-            Staged::Fact(mut f) => {
-                kinds.insert(f.kind);
-                // A row's facts come together: its person is looked up once, not per fact.
-                let who = match &last {
-                    Some((id_number, who)) if *id_number == f.id_number => *who,
-                    _ => {
-                        let registered = f
-                            .person_id
-                            .or_else(|| known.and_then(|k| k.get(&f.id_number)))
-                            .or_else(|| batch_people.get(&f.id_number).copied());
-                        // The buffer is reused: a clone per row was an allocation per row.
-                        let last = last.get_or_insert_with(|| (String::new(), Who::Id(0)));
-                        last.0.clear();
-                        last.0.push_str(&f.id_number);
-                        last.1 = match registered {
-                            Some(pid) => {
-                                // 公安 holds the authoritative name.
-                                if ctx.gongan && f.first_of_person {
-                                    seg.names.push((pid, f.name.clone()));
-                                }
-                                Who::Id(pid)
-                            }
-                            None => seg.newcomer(&mut f),
-                        };
-                        last.1
-                    }
-                };
-                if seg.facts.capacity() == 0 {
-                    // Room for the whole segment at once: grown by doubling, a segment's facts
-                    // were copied about twice over and their memory faulted in again each time.
-                    seg.facts.reserve(segment_limit + 64);
-                }
-                seg.facts.push(PendingFact {
-                    who,
-                    kind: f.kind,
-                    value: f.value,
-                    valid_from: f.valid_from,
-                    valid_to: f.valid_to,
-                });
-                // A caller that sends no row ends is cut at twice the size.
-                seg.facts.len() >= 2 * segment_limit
+    let key = SortKey {
+        person_first: t.backend() == crate::Backend::Postgres,
+    };
+    let (persons_new, touched, newcomer_ids, gathered) = std::thread::scope(|scope| {
+        let (out, segments) = std::sync::mpsc::sync_channel::<Prepared>(0);
+        let gongan = ctx.gongan;
+        let preparing = std::thread::Builder::new()
+            .name("batch-prepare".into())
+            .spawn_scoped(scope, move || {
+                prepare_segments(items, known, gongan, key, segment_facts, out)
+            })
+            .map_err(|e| StoreError::Aborted(format!("cannot start the batch's preparing thread: {e}")))?;
+        // Takes the receiver: if writing fails, the preparing thread's next hand-over fails
+        // and it stops.
+        let written = (|| -> Result<(i64, i64, Vec<i64>)> {
+            let (mut persons_new, mut touched) = (0i64, 0i64);
+            let mut newcomer_ids: Vec<i64> = Vec::new();
+            for seg in segments {
+                let (p, n) = write_segment(t, seg, &mut newcomer_ids, &ctx, &mut seen, &mut lap)?;
+                persons_new += p;
+                touched += n;
             }
-            Staged::Issue(i) => {
-                if i.severity == Severity::Duplicate {
-                    dup += 1;
-                }
-                issues.push(i);
-                false
-            }
-            Staged::RowDone { ok: row_ok } => {
-                total += 1;
-                if row_ok {
-                    ok += 1;
-                } else {
-                    bad += 1;
-                }
-                seg.facts.len() >= segment_limit
-            }
-        };
-        if full {
-            // A newcomer's index is the segment's own.
-            last = None;
-            let (p, n) = write_segment(t, &mut seg, &mut batch_people, &ctx, &mut seen, true, &mut lap)?;
-            segment_limit = (segment_limit * 2).min(segment_facts);
-            persons_new += p;
-            touched += n;
-        }
-    }
-    lap.mark("read");
-    let (p, n) = write_segment(t, &mut seg, &mut batch_people, &ctx, &mut seen, false, &mut lap)?;
-    persons_new += p;
-    touched += n;
+            Ok((persons_new, touched, newcomer_ids))
+        })();
+        let gathered = preparing
+            .join()
+            .map_err(|_| StoreError::Aborted("the batch's preparing thread failed".into()));
+        // The writer's error first: the preparing thread's is then only that it was stopped.
+        let (persons_new, touched, newcomer_ids) = written?;
+        Ok::<_, StoreError>((persons_new, touched, newcomer_ids, gathered??))
+    })?;
     restore_indexes(t, &mut seen, &mut lap)?;
     {
         let mut w = t.bulk("import_error", &ISSUE_COLS, &ISSUE_TYPES)?;
-        for i in issues {
+        for i in gathered.issues {
             w.write(&[
                 Value::Int(batch_id),
                 Value::Int(i.row_no),
@@ -1518,7 +1683,7 @@ fn apply_batch_resolving(
     lap.mark("death");
 
     // Conflicts: another source says something else about the same thing at the same time.
-    for kind in &kinds {
+    for kind in &gathered.kinds {
         t.exec(
             "INSERT INTO fact_source_kind (kind, source) VALUES ($1, $2) ON CONFLICT DO NOTHING",
             &[Value::text(*kind), src.clone()],
@@ -1559,10 +1724,10 @@ fn apply_batch_resolving(
            facts_new = $7, facts_ended = $8, conflicts = $9, finished_at = $10 WHERE id = $1",
         &[
             b.clone(),
-            Value::Int(total),
-            Value::Int(ok),
-            Value::Int(bad),
-            Value::Int(dup),
+            Value::Int(gathered.total),
+            Value::Int(gathered.ok),
+            Value::Int(gathered.bad),
+            Value::Int(gathered.dup),
             Value::Int(persons_new),
             Value::Int(facts_new),
             Value::Int(facts_ended),
@@ -1576,7 +1741,13 @@ fn apply_batch_resolving(
     let row = t
         .query_one(&format!("SELECT {BATCH_COLS} FROM import_batch WHERE id = $1"), &[b])?
         .ok_or_else(|| StoreError::Aborted("batch vanished".into()))?;
-    Ok((batch_from(&row)?, batch_people))
+    Ok((
+        batch_from(&row)?,
+        BatchNewcomers {
+            numbers: gathered.newcomers,
+            ids: newcomer_ids,
+        },
+    ))
 }
 
 #[derive(Debug, Clone, Serialize)]
