@@ -571,6 +571,19 @@ fn a_first_load_built_without_indexes_leaves_them_as_they_were() {
         let b = yanglao_store::registry::apply_batch_known(&t.db, &meta("first", None), &mut rows(people), &known)
             .expect("apply");
         assert_eq!((b.persons_new, b.facts_new), (people, 2 * people), "{}", t.name);
+        // Its facts have ids of their own in one run (PostgreSQL took them from the sequence at
+        // once for its `COPY`).
+        let r = one(
+            &t.db,
+            "SELECT COUNT(DISTINCT id), MAX(id) - MIN(id) + 1 FROM fact WHERE batch_id = $1",
+            &[Value::Int(b.id)],
+        );
+        assert_eq!(
+            (r.int(0).expect("n"), r.int(1).expect("n")),
+            (2 * people, 2 * people),
+            "{}",
+            t.name
+        );
         assert_eq!(
             registry_indexes(&t),
             before,
@@ -656,8 +669,17 @@ fn a_first_load_built_without_indexes_leaves_them_as_they_were() {
                 Ok(Staged::RowDone { ok: true }),
             ]
         });
-        yanglao_store::registry::apply_batch_known(&t.db, &meta("second", None), &mut more, &known).expect("apply");
+        let second =
+            yanglao_store::registry::apply_batch_known(&t.db, &meta("second", None), &mut more, &known).expect("apply");
         assert_eq!(registry_indexes(&t), before, "{}", t.name);
+        // The sequence went on above the ids the first load took.
+        let r = one(
+            &t.db,
+            "SELECT CASE WHEN (SELECT MIN(id) FROM fact WHERE batch_id = $2) > (SELECT MAX(id) FROM fact WHERE batch_id = $1)
+                    THEN 1 ELSE 0 END",
+            &[Value::Int(b.id), Value::Int(second.id)],
+        );
+        assert_eq!(r.int(0).expect("n"), 1, "{}", t.name);
         if pg {
             assert_eq!(
                 index_oids(&t),
