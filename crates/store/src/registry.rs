@@ -483,7 +483,7 @@ fn prepare_segments(
     // writer starts on a file's first rows while the rest are still being read (the first file
     // of an import has nothing else to hide its reading behind), and large files still go in
     // large segments.
-    let mut segment_limit = (segment_facts / 16).max(1);
+    let mut segment_limit = (segment_facts / 64).max(1);
     let mut last: Option<(String, Who)> = None;
     let send = |p: Prepared| {
         out.send(p)
