@@ -417,7 +417,7 @@ struct SegmentsSeen {
     /// That partition was created bare by this batch and is not attached yet: facts are
     /// copied into it by name until [`restore_indexes`] attaches it.
     partition_bare: bool,
-    /// The same for the person table's (at the first segment with many newcomers).
+    /// The person table's ID-number key was considered for deferring (at the batch's first newcomers).
     defer_people_considered: bool,
 }
 
@@ -685,12 +685,17 @@ fn write_segment(
     }
     if !people.is_empty() {
         let mut ids: Vec<i64> = vec![0; people.len()];
-        if ctx.may_defer_person_key && !seen.defer_people_considered && people.len() >= TRUST_REFERENCES_FROM {
-            // Only the ID-number key goes: the person table's primary key is referenced
-            // from everywhere.
+        // Decided at the batch's first newcomers (after them the table is not empty): a large
+        // load, by its newcomers or because more segments follow (the first segments are
+        // small, so that the writer starts early).
+        if ctx.may_defer_person_key && !seen.defer_people_considered {
             seen.defer_people_considered = true;
-            if let Some(build) = defer_indexes(t, "person")? {
-                seen.deferred_indexes.extend(build);
+            if more_follow || people.len() >= TRUST_REFERENCES_FROM {
+                // Only the ID-number key goes: the person table's primary key is referenced
+                // from everywhere.
+                if let Some(build) = defer_indexes(t, "person")? {
+                    seen.deferred_indexes.extend(build);
+                }
             }
         }
         if ctx.exact_people {
