@@ -227,6 +227,8 @@ struct PendingFact {
     value: String,
     valid_from: NaiveDate,
     valid_to: Option<NaiveDate>,
+    /// Ended by a death already on record before it is written (see [`BatchCtx::died`]).
+    ended: bool,
 }
 
 impl PendingFact {
@@ -240,6 +242,7 @@ impl PendingFact {
                 value: String::new(),
                 valid_from: NaiveDate::MIN,
                 valid_to: None,
+                ended: false,
             },
         )
     }
@@ -365,6 +368,7 @@ impl Segment {
 
 /// What every segment of a batch writes with.
 struct BatchCtx {
+    batch_id: i64,
     batch: Value,
     source: Value,
     now: Value,
@@ -383,6 +387,11 @@ struct BatchCtx {
     /// load the person table, if that is empty as well, without its ID-number key (see
     /// [`defer_indexes`]).
     may_defer_person_key: bool,
+    /// People with a death on record when the batch began, and its earliest date. A new fact
+    /// of theirs that nothing in the batch can supersede is written already ended on that
+    /// date, as the death step would end it after writing (see [`write_segment`]): once the
+    /// death file is in, the later files' facts of the dead need no update.
+    died: foldhash::HashMap<i64, NaiveDate>,
 }
 
 impl BatchCtx {
@@ -419,6 +428,11 @@ struct SegmentsSeen {
     partition_bare: bool,
     /// The person table's ID-number key was considered for deferring (at the batch's first newcomers).
     defer_people_considered: bool,
+    /// Facts written already ended by a death on record ([`BatchCtx::died`]).
+    pre_ended: i64,
+    /// Some new fact of a person with a death on record was left for the death step (it may be
+    /// superseded in the batch, whose result the death then caps).
+    death_left: bool,
 }
 
 /// A segment gathered and put in order by the batch's preparing thread while the writer
@@ -532,6 +546,7 @@ fn prepare_segments(
                     value: f.value,
                     valid_from: f.valid_from,
                     valid_to: f.valid_to,
+                    ended: false,
                 });
                 // A caller that sends no row ends is cut at twice the size.
                 seg.facts.len() >= 2 * segment_limit
@@ -739,7 +754,7 @@ fn write_segment(
         };
         *k = key.of(key.kind(*k), person, f.valid_from);
     }
-    let (keyed, sorted) = if keyed.windows(2).all(|w| w[0] <= w[1]) {
+    let (keyed, mut sorted) = if keyed.windows(2).all(|w| w[0] <= w[1]) {
         (keyed, sorted)
     } else {
         let mut pairs: Vec<(u128, PendingFact)> = keyed.into_iter().zip(sorted).collect();
@@ -747,6 +762,10 @@ fn write_segment(
         pairs.into_iter().unzip()
     };
     let fresh_kind: Vec<bool> = kinds.iter().map(|k| ctx.fresh(k)).collect();
+    if !ctx.died.is_empty() {
+        end_by_deaths_on_record(&keyed, &mut sorted, &fresh_kind, key, ctx, seen);
+        lap.mark("deaths-on-record");
+    }
     // Each fact in that order with its person's id.
     let in_order = || keyed.iter().zip(&sorted).map(|(&k, f)| (key.person(k), f));
     lap.mark("keyed");
@@ -801,13 +820,13 @@ fn write_segment(
     }
     let mut touched = 0i64;
     if direct_count > 0 {
-        let [c0, c1, c2, c3, c4] = FACT_COLS;
-        let [t0, t1, t2, t3, t4] = FACT_TYPES;
+        let [c0, c1, c2, c3, c4, c5] = FACT_COLS;
+        let [t0, t1, t2, t3, t4, t5] = FACT_TYPES;
         // A partition being loaded has the batch's columns as defaults (see
         // [`ensure_fact_partition`]).
         let (into, n) = match &seen.partition {
-            Some(p) if seen.partition_bare => (p.clone(), 6),
-            _ => ("fact".to_string(), 9),
+            Some(p) if seen.partition_bare => (p.clone(), 7),
+            _ => ("fact".to_string(), 10),
         };
         // With the fact table locked against other writers, the ids go with the rows.
         let first_id = if seen.references_trusted && direct_count >= RESERVE_FACT_IDS_FROM {
@@ -816,7 +835,7 @@ fn write_segment(
             None
         };
         let from = if first_id.is_some() { 0 } else { 1 };
-        let cols = ["id", c0, c1, c2, c3, c4, "source", "batch_id", "recorded_at"];
+        let cols = ["id", c0, c1, c2, c3, c4, c5, "source", "batch_id", "recorded_at"];
         let types = [
             ColType::Int,
             t0,
@@ -824,16 +843,18 @@ fn write_segment(
             t2,
             t3,
             t4,
+            t5,
             ColType::Text,
             ColType::Int,
             ColType::Time,
         ];
         let mut w = t.bulk(&into, &cols[from..n], &types[from..n])?;
         let (source, batch, now) = (ctx.source.as_cell(), ctx.batch.as_cell(), ctx.now.as_cell());
+        let batch_id = ctx.batch_id;
         let rows = in_order().zip(&direct).filter(|(_, d)| **d);
         for (id, ((p, f), _)) in (first_id.unwrap_or(0)..).zip(rows) {
-            let [c0, c1, c2, c3, c4] = fact_cells(p, f);
-            w.write_cells(&[Cell::Int(id), c0, c1, c2, c3, c4, source, batch, now][from..n])?;
+            let [c0, c1, c2, c3, c4, c5] = fact_cells(p, f, batch_id);
+            w.write_cells(&[Cell::Int(id), c0, c1, c2, c3, c4, c5, source, batch, now][from..n])?;
         }
         let copied = w.finish()? as i64;
         if first_id.is_some() && copied != direct_count as i64 {
@@ -856,9 +877,10 @@ fn write_segment(
             key,
             keyed,
             facts: sorted,
+            batch_id: ctx.batch_id,
         };
         touched += t.exec_rows(
-            &UPSERT_FACTS.replace("{rows}", "SELECT c0, c1, c2, c3, c4, $1, $2, $3 FROM rows_in"),
+            &UPSERT_FACTS.replace("{rows}", "SELECT c0, c1, c2, c3, c4, c5, $1, $2, $3 FROM rows_in"),
             &[ctx.source.clone(), ctx.batch.clone(), ctx.now.clone()],
             Box::new(rows),
         )? as i64;
@@ -867,8 +889,9 @@ fn write_segment(
     }
     {
         let mut w = t.bulk("staging_fact", &FACT_COLS, &FACT_TYPES)?;
+        let batch_id = ctx.batch_id;
         for ((p, f), _) in in_order().zip(&direct).filter(|(_, d)| !**d) {
-            w.write_cells(&fact_cells(p, f))?;
+            w.write_cells(&fact_cells(p, f, batch_id))?;
         }
         w.finish()?;
     }
@@ -877,13 +900,57 @@ fn write_segment(
     touched += t.exec(
         &UPSERT_FACTS.replace(
             "{rows}",
-            "SELECT person_id, kind, value, valid_from, valid_to, $1, $2, $3 FROM staging_fact",
+            "SELECT person_id, kind, value, valid_from, valid_to, ended_by_batch, $1, $2, $3 FROM staging_fact",
         ),
         &[ctx.source.clone(), ctx.batch.clone(), ctx.now.clone()],
     )? as i64;
     t.batch("DELETE FROM staging_fact")?;
     lap.mark("facts");
     Ok((persons_new, touched))
+}
+
+/// Ends, before they are written, the segment's new facts of people with a death on record,
+/// exactly as the batch's death step would end them after writing: each fact running on the
+/// death date gets it as its end, and the batch as what ended it. Only facts nothing can
+/// supersede are ended here — a kind new to the source, the person not in an earlier segment,
+/// no other date of that kind for the person in the segment, no equal key — because the
+/// supersession step ends a fact at its successor's start and the death then caps that; the
+/// others are left to the death step, which then runs (`seen.death_left`).
+fn end_by_deaths_on_record(
+    keyed: &[u128],
+    sorted: &mut [PendingFact],
+    fresh_kind: &[bool],
+    key: SortKey,
+    ctx: &BatchCtx,
+    seen: &mut SegmentsSeen,
+) {
+    let same_key = keyed.windows(2).any(|w| w[0] == w[1]);
+    for (i, &k) in keyed.iter().enumerate() {
+        let person = key.person(k);
+        let Some(&died) = ctx.died.get(&person) else {
+            continue;
+        };
+        let f = &mut sorted[i];
+        if f.kind == "death" || f.valid_from > died || f.valid_to.is_some_and(|to| to <= died) {
+            continue;
+        }
+        let sibling = |j: Option<usize>| {
+            j.and_then(|j| keyed.get(j))
+                .is_some_and(|&o| key.same_person_and_kind(o, k))
+        };
+        let may_be_superseded = same_key
+            || !fresh_kind.get(key.kind(k) as usize).copied().unwrap_or(false)
+            || (!seen.people.is_empty() && seen.people.binary_search(&person).is_ok())
+            || sibling(i.checked_sub(1))
+            || sibling(Some(i + 1));
+        if may_be_superseded {
+            seen.death_left = true;
+        } else {
+            f.valid_to = Some(died);
+            f.ended = true;
+            seen.pre_ended += 1;
+        }
+    }
 }
 
 /// Registers a segment's newcomers whom the batch cannot know to be new (no exact map): those
@@ -1194,9 +1261,10 @@ fn lock_source(t: &mut dyn Tx, department: &str) -> Result<()> {
 }
 
 /// A segment's facts written into the fact table, or a fact already there ended by its
-/// `valid_to`; `{rows}` selects (person, kind, value, from, to, source, batch, recorded at).
+/// `valid_to`; `{rows}` selects (person, kind, value, from, to, ended by, source, batch,
+/// recorded at).
 const UPSERT_FACTS: &str =
-    "INSERT INTO fact (person_id, kind, value, valid_from, valid_to, source, batch_id, recorded_at)
+    "INSERT INTO fact (person_id, kind, value, valid_from, valid_to, ended_by_batch, source, batch_id, recorded_at)
      {rows} WHERE true
      ON CONFLICT (kind, source, person_id, valid_from, value)
      DO UPDATE SET valid_to = excluded.valid_to, ended_by_batch = excluded.batch_id
@@ -1208,6 +1276,7 @@ struct SegmentFacts {
     key: SortKey,
     keyed: Vec<u128>,
     facts: Vec<PendingFact>,
+    batch_id: i64,
 }
 
 impl crate::sqlite_rows_in::RowsIn for SegmentFacts {
@@ -1215,7 +1284,7 @@ impl crate::sqlite_rows_in::RowsIn for SegmentFacts {
         self.facts.len()
     }
     fn cell(&self, row: usize, col: usize) -> Cell<'_> {
-        fact_cells(self.key.person(self.keyed[row]), &self.facts[row])
+        fact_cells(self.key.person(self.keyed[row]), &self.facts[row], self.batch_id)
             .get(col)
             .copied()
             .unwrap_or(Cell::Null)
@@ -1223,16 +1292,25 @@ impl crate::sqlite_rows_in::RowsIn for SegmentFacts {
 }
 
 /// A pending fact's own columns, as staged and as copied into the fact table.
-const FACT_COLS: [&str; 5] = ["person_id", "kind", "value", "valid_from", "valid_to"];
-const FACT_TYPES: [ColType; 5] = [ColType::Int, ColType::Text, ColType::Text, ColType::Date, ColType::Date];
+const FACT_COLS: [&str; 6] = ["person_id", "kind", "value", "valid_from", "valid_to", "ended_by_batch"];
+const FACT_TYPES: [ColType; 6] = [
+    ColType::Int,
+    ColType::Text,
+    ColType::Text,
+    ColType::Date,
+    ColType::Date,
+    ColType::Int,
+];
 
-fn fact_cells(person: i64, f: &PendingFact) -> [Cell<'_>; 5] {
+/// `batch`: the batch writing it, which is what ended a fact ended before it is written.
+fn fact_cells(person: i64, f: &PendingFact, batch: i64) -> [Cell<'_>; 6] {
     [
         Cell::Int(person),
         Cell::Text(f.kind),
         Cell::Text(&f.value),
         Cell::Date(f.valid_from),
         f.valid_to.map_or(Cell::Null, Cell::Date),
+        if f.ended { Cell::Int(batch) } else { Cell::Null },
     ]
 }
 
@@ -1489,7 +1567,7 @@ fn apply_batch_resolving(
         }
         crate::Backend::Postgres => {
             "CREATE TEMP TABLE staging_person (id_number TEXT, name TEXT, sex BIGINT, birth_date DATE) ON COMMIT DROP;
-             CREATE TEMP TABLE staging_fact (person_id BIGINT, kind TEXT, value TEXT, valid_from DATE, valid_to DATE) ON COMMIT DROP;
+             CREATE TEMP TABLE staging_fact (person_id BIGINT, kind TEXT, value TEXT, valid_from DATE, valid_to DATE, ended_by_batch BIGINT) ON COMMIT DROP;
              CREATE TEMP TABLE staging_name (person_id BIGINT, name TEXT) ON COMMIT DROP"
         }
     })?;
@@ -1513,7 +1591,17 @@ fn apply_batch_resolving(
              WHERE c.oid = 'fact'::regclass",
             &[],
         )? == 1;
+    // Deaths on record (the partial index of deaths): usually a few per hundred people.
+    let died: foldhash::HashMap<i64, NaiveDate> = t
+        .query(
+            "SELECT person_id, MIN(valid_from) FROM fact WHERE kind = 'death' GROUP BY person_id",
+            &[],
+        )?
+        .iter()
+        .map(|r| Ok((r.int(0)?, r.date(1)?)))
+        .collect::<Result<_>>()?;
     let ctx = BatchCtx {
+        batch_id,
         batch: Value::Int(batch_id),
         source: Value::text(&meta.department),
         // Whole seconds (the batch keeps its exact start): SQLite stores a time as text, and
@@ -1524,6 +1612,7 @@ fn apply_batch_resolving(
         exact_people: exact_people && known.is_some(),
         may_trust_references,
         may_defer_person_key: may_trust_references && max_before == 0,
+        died,
     };
     let (b, src) = (ctx.batch.clone(), ctx.source.clone());
     let mx = Value::Int(max_before);
@@ -1704,17 +1793,25 @@ fn apply_batch_resolving(
         t.batch("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")?;
     }
     // `d`: each person with a death on record and a fact in this batch (ids above `$1`), with
-    // the earliest date of death.
-    facts_ended += t.exec(
-        "WITH d AS MATERIALIZED (
+    // the earliest date of death. Needed only where the batch brings deaths, or left a new
+    // fact of someone already dead to it: the others were written ended
+    // ([`end_by_deaths_on_record`]).
+    facts_ended += seen.pre_ended;
+    let brings_deaths = gathered.kinds.contains("death");
+    facts_ended += if !brings_deaths && !seen.death_left {
+        0
+    } else {
+        t.exec(
+            "WITH d AS MATERIALIZED (
              SELECT f.person_id, MIN(f.valid_from) AS died FROM fact f
              WHERE f.kind = 'death' AND EXISTS (SELECT 1 FROM fact n WHERE n.person_id = f.person_id AND n.id > $1)
              GROUP BY f.person_id)
          UPDATE fact SET valid_to = d.died, ended_by_batch = $2 FROM d
          WHERE fact.person_id = d.person_id AND fact.kind <> 'death' AND fact.valid_from <= d.died
            AND (fact.valid_to IS NULL OR fact.valid_to > d.died)",
-        &[mx.clone(), b.clone()],
-    )? as i64;
+            &[mx.clone(), b.clone()],
+        )? as i64
+    };
     if t.backend() == crate::Backend::Postgres {
         t.batch("SET LOCAL enable_hashjoin TO DEFAULT; SET LOCAL enable_mergejoin TO DEFAULT")?;
     }

@@ -812,3 +812,138 @@ fn migration_14_partitions_the_fact_table_by_source_keeping_every_fact_and_its_r
     assert!(r.int(0).expect("id") > 4, "ids go on from the old table's");
     assert_eq!(r.int(1).expect("in its partition"), 1);
 }
+
+/// A death ends every fact of the person running on that day, whichever arrived first. Files
+/// after the death file write the facts of the dead already ended (those nothing in their
+/// batch supersedes), files before it are ended by the death batch: the registry must come out
+/// the same in either order, down to the one supersession the death then caps.
+#[test]
+fn deaths_end_the_same_facts_whether_the_death_file_comes_before_or_after() {
+    // a: dies 2024-03-01, with a pension from 2010 (ended on the death), a pension ended before
+    //    it (kept) and an allowance starting after it (kept open).
+    // b: dies 2023-06-01, with two pensions of one batch: 2015 (ended at the next start,
+    //    2024-01-01, capped by the death) and 2024 (starts after the death: open).
+    // c: alive. e: dies 2022-01-01, a kind the department held before (checked way).
+    let (a, b, c, e) = (
+        "11010519491231002X",
+        "440524188001010014",
+        "110105194912310029",
+        "440524188001010022",
+    );
+    let ended_fact = |row, id, kind, value: &str, from, to| {
+        let Staged::Fact(mut f) = fact(row, id, kind, value, from) else {
+            unreachable!()
+        };
+        f.valid_to = Some(to);
+        Ok(Staged::Fact(f))
+    };
+    let hukou = || {
+        [a, b, c, e]
+            .into_iter()
+            .enumerate()
+            .map(|(i, id)| Ok(fact(i as i64 + 1, id, "hukou", "150102001201", d(2000, 1, 1))))
+            .collect::<Vec<_>>()
+    };
+    let deaths = || {
+        vec![
+            Ok(fact(1, a, "death", "死亡", d(2024, 3, 1))),
+            Ok(fact(2, b, "death", "死亡", d(2023, 6, 1))),
+            Ok(fact(3, e, "death", "死亡", d(2022, 1, 1))),
+        ]
+    };
+    let pensions = || {
+        vec![
+            Ok(fact(1, a, "pension", "P2010", d(2010, 1, 1))),
+            ended_fact(2, a, "disability", "二级", d(2005, 1, 1), d(2008, 1, 1)),
+            Ok(fact(3, a, "low_income", "低收入", d(2024, 5, 1))),
+            Ok(fact(4, b, "pension", "P2015", d(2015, 1, 1))),
+            Ok(fact(5, b, "pension", "P2024", d(2024, 1, 1))),
+            Ok(fact(6, c, "pension", "P2012", d(2012, 1, 1))),
+            Ok(fact(7, e, "dibao", "低保", d(2019, 1, 1))),
+        ]
+    };
+    // e's 低保 is a kind the department delivered before (another person's).
+    let earlier = || vec![Ok(fact(1, "110105194912310037", "dibao", "低保", d(2018, 1, 1)))];
+    type Row = (String, String, String, NaiveDate, Option<NaiveDate>, bool);
+    let registry_of = |db: &yanglao_store::Db| -> Vec<Row> {
+        db.query(
+            "SELECT p.id_number, f.kind, f.value, f.valid_from, f.valid_to, f.ended_by_batch FROM fact f
+             JOIN person p ON p.id = f.person_id ORDER BY 1, 2, 4",
+            &[],
+        )
+        .expect("facts")
+        .iter()
+        .map(|r| {
+            Ok((
+                r.text(0)?,
+                r.text(1)?,
+                r.text(2)?,
+                r.date(3)?,
+                r.opt_date(4)?,
+                r.opt_int(5)?.is_some(),
+            ))
+        })
+        .collect::<yanglao_store::Result<Vec<Row>>>()
+        .expect("rows")
+    };
+    let mut by_order: Vec<Vec<(Vec<Row>, i64)>> = Vec::new();
+    for deaths_first in [false, true] {
+        let mut got = Vec::new();
+        for t in testing::all() {
+            let run = |sha: &str, dept: &str, items: Vec<Result<Staged, String>>| {
+                let mut m = meta(sha, None);
+                m.department = dept.into();
+                apply_batch(&t.db, &m, &mut items.into_iter()).expect("apply")
+            };
+            let mut ended = 0;
+            ended += run("h", "gongan", hukou()).facts_ended;
+            ended += run("e", "minzheng", earlier()).facts_ended;
+            if deaths_first {
+                ended += run("d", "gongan", deaths()).facts_ended;
+            }
+            let p = run("p", "minzheng", pensions());
+            ended += p.facts_ended;
+            if !deaths_first {
+                ended += run("d", "gongan", deaths()).facts_ended;
+            } else {
+                assert_eq!(
+                    p.facts_ended, 4,
+                    "{}: a's pension ended on arrival; b's and e's by the steps",
+                    t.name
+                );
+            }
+            got.push((registry_of(&t.db), ended));
+        }
+        by_order.push(got);
+    }
+    let row = |id: &str, kind: &str, value: &str, from, to, ended| -> Row {
+        (id.into(), kind.into(), value.into(), from, to, ended)
+    };
+    let dead = |id: &str, on| row(id, "death", "死亡", on, None, false);
+    let hk = |id: &str, to: Option<NaiveDate>| row(id, "hukou", "150102001201", d(2000, 1, 1), to, to.is_some());
+    let expected = vec![
+        row(a, "disability", "二级", d(2005, 1, 1), Some(d(2008, 1, 1)), false),
+        dead(a, d(2024, 3, 1)),
+        hk(a, Some(d(2024, 3, 1))),
+        row(a, "low_income", "低收入", d(2024, 5, 1), None, false),
+        row(a, "pension", "P2010", d(2010, 1, 1), Some(d(2024, 3, 1)), true),
+        row("110105194912310037", "dibao", "低保", d(2018, 1, 1), None, false),
+        hk(c, None),
+        row(c, "pension", "P2012", d(2012, 1, 1), None, false),
+        dead(b, d(2023, 6, 1)),
+        hk(b, Some(d(2023, 6, 1))),
+        row(b, "pension", "P2015", d(2015, 1, 1), Some(d(2023, 6, 1)), true),
+        row(b, "pension", "P2024", d(2024, 1, 1), None, false),
+        dead(e, d(2022, 1, 1)),
+        row(e, "dibao", "低保", d(2019, 1, 1), Some(d(2022, 1, 1)), true),
+        hk(e, Some(d(2022, 1, 1))),
+    ];
+    let mut expected = expected;
+    expected.sort_by(|x, y| (&x.0, &x.1, x.3).cmp(&(&y.0, &y.1, y.3)));
+    for got in &by_order {
+        for ((rows, ended), name) in got.iter().zip(["sqlite", "postgres"]) {
+            assert_eq!(rows, &expected, "{name}");
+            assert_eq!(*ended, 7, "{name}: facts ended over the batches");
+        }
+    }
+}

@@ -69,7 +69,7 @@ enum Command {
         #[arg(long, default_value = "yanglao-gen")]
         out: PathBuf,
     },
-    /// Import a department file, or a directory written by `gen` (all its files: 户籍 first, then the larger before the smaller).
+    /// Import a department file, or a directory written by `gen` (all its files: 公安 户籍 and 死亡 first, then the larger before the smaller).
     Import {
         path: PathBuf,
         /// Source of a single file (see `yanglao sources`).
@@ -782,13 +782,26 @@ pub fn import_path(
         for f in m.files {
             jobs.push((path.join(&f.file), f.source));
         }
-        // The 户籍 file first (it registers people with their authoritative names and numbers
-        // newcomers by village), then the larger files before the smaller: the next file is
-        // read while the current one is written, and a large file behind a small batch was
-        // read in the open (养老保险 after 优抚: 1.9 s of 1M). The registry does not depend on
-        // the order (supersession, deaths and conflicts are order-free).
+        // The 公安 files first: the 户籍 file registers people with their authoritative names
+        // and numbers newcomers by village; the files after the death file write the facts of
+        // the dead already ended, where the death batch would otherwise end them in place all
+        // over the table (ARCHITECTURE decision 33). On SQLite the deaths come first of all, so
+        // that nothing is ended in place; on PostgreSQL second, because the 户籍 file must be
+        // the first delivery into the 公安 partition to load it bare (decision 31). Then the
+        // larger files before the smaller: the next file is read while the current one is
+        // written, and a large file behind a small batch was read in the open (养老保险 after
+        // 优抚: 1.9 s of 1M). The registry does not depend on the order (supersession, deaths
+        // and conflicts are order-free).
+        let deaths_first = db.backend() == yanglao_store::Backend::Sqlite;
         let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-        jobs.sort_by_cached_key(|(file, code)| (code != "gongan_hukou", std::cmp::Reverse(size(file))));
+        jobs.sort_by_cached_key(|(file, code)| {
+            let rank = match (code.as_str(), deaths_first) {
+                ("gongan_death", true) | ("gongan_hukou", false) => 0,
+                ("gongan_hukou", true) | ("gongan_death", false) => 1,
+                _ => 2,
+            };
+            (rank, std::cmp::Reverse(size(file)))
+        });
     } else {
         let Some(code) = src else {
             bail!(

@@ -126,7 +126,7 @@ fn data_officer_imports_searches_and_reads_error_report_in_chromium() {
         let addr = format!("127.0.0.1:{port}");
         let _server = Killed(
             Command::new(BIN)
-                .args(["--db", &t.url, "serve", "--addr", &addr])
+                .args(["--db", &t.url, "--files", &files, "serve", "--addr", &addr])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -210,8 +210,25 @@ fn data_officer_imports_searches_and_reads_error_report_in_chromium() {
         browser.wait_url("/imports");
         let bad = browser.find_all("td .tag.warn");
         assert!(!bad.is_empty(), "{}: batches with bad rows are flagged", t.name);
-        let batch_links = browser.find_all("tbody td a[href^='/imports/']");
-        browser.click(&batch_links[batch_links.len() - 1]);
+        // The batch with the most bad rows (the order of a delivery's files is the importer's):
+        // each flagged row has one count and one link.
+        let batch_links = browser.find_all("tbody tr:has(.tag.warn) td a[href^='/imports/']");
+        let bad_counts: Vec<u64> = browser
+            .find_all("tbody tr:has(.tag.warn) .tag.warn")
+            .iter()
+            .map(|el| browser.text(el).trim().parse().unwrap_or(0))
+            .collect();
+        assert_eq!(
+            batch_links.len(),
+            bad_counts.len(),
+            "{}: a flagged batch links to its report",
+            t.name
+        );
+        let most = (0..bad_counts.len())
+            .max_by_key(|&i| bad_counts[i])
+            .expect("a flagged batch");
+        assert!(bad_counts[most] > 1, "{}: {bad_counts:?}", t.name);
+        browser.click(&batch_links[most]);
         browser.wait_url("/imports/");
         let issues = browser.find("#issues");
         let issues_text = browser.text(&issues);
