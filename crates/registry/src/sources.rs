@@ -344,8 +344,34 @@ impl RowReader<'_> {
     /// Parses a row; every problem in the row is reported, not just the first.
     pub fn parse(&self, row: &[String]) -> Result<ParsedRow, Vec<CellError>> {
         let mut errors = Vec::new();
+        // Bytes the file's encoding cannot decode come out as U+FFFD: a name or code read so
+        // would be stored wrong without a word. The encoding is judged from the file's start,
+        // so a file that changes encoding later (two exports joined) is caught here, per row.
+        let mut undecodable: Vec<(&str, usize)> = self
+            .columns
+            .index
+            .iter()
+            .filter(|(_, &i)| row.get(i).is_some_and(|c| c.contains('\u{FFFD}')))
+            .map(|(&k, &i)| (k, i))
+            .collect();
+        undecodable.sort_by_key(|&(_, i)| i);
+        for (key, _) in undecodable {
+            errors.push(self.err(
+                key,
+                self.cell(row, key),
+                "含无法解码的字节（文件编码前后不一致或文件已损坏），请核对原文件",
+            ));
+        }
         let id_raw = self.cell(row, "id_number");
         let id = match yanglao_domain::IdNumber::parse(id_raw) {
+            Ok(id) if id.birth_date() > self.today => {
+                errors.push(self.err(
+                    "id_number",
+                    id_raw,
+                    format!("身份证号中的出生日期 {} 晚于导入日期 {}", id.birth_date(), self.today),
+                ));
+                None
+            }
             Ok(id) => Some(id),
             Err(e) => {
                 errors.push(self.err("id_number", id_raw, e.to_string()));

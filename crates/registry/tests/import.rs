@@ -360,3 +360,89 @@ fn known_people_map_gives_the_same_registry_as_the_database_alone() {
         );
     }
 }
+
+/// The encoding is judged from a file's first 64 KiB. A row further on whose bytes that
+/// encoding cannot decode (two exports joined, a GBK name in a UTF-8 file) is refused with its
+/// column, not stored with U+FFFD in place of the name; an ID number whose birth date lies
+/// after the import date is refused too. Every other row is in.
+#[test]
+fn undecodable_bytes_and_future_births_are_refused_row_by_row() {
+    for t in testing::all() {
+        let tmp = testing::TempDir::new("yanglao-gen");
+        let dir = tmp.path().join("in");
+        let m = gen(&dir, "150400", 3000, false);
+        let cat = setup(&t.db, &dir, &m);
+        let f = m.files.iter().find(|f| f.source == "gongan_hukou").expect("户籍 file");
+        let path = dir.join(&f.file);
+        let bytes = std::fs::read(&path).expect("read");
+        let mut lines: Vec<Vec<u8>> = bytes
+            .split(|&b| b == b'\n')
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l).to_vec())
+            .collect();
+        while lines.last().is_some_and(|l| l.is_empty()) {
+            lines.pop();
+        }
+        let header: Vec<String> = String::from_utf8(lines[0].clone())
+            .expect("UTF-8 header")
+            .split(',')
+            .map(|s| s.trim_start_matches('\u{feff}').to_string())
+            .collect();
+        let col = |name: &str| header.iter().position(|h| h == name).expect(name);
+        let (id_col, name_col) = (col("身份证号"), col("姓名"));
+        // The first line starting past 64 KiB.
+        let mut offset = 0;
+        let far = lines
+            .iter()
+            .position(|l| {
+                offset += l.len() + 1;
+                offset > 70 * 1024
+            })
+            .expect("a file over 64 KiB")
+            + 1;
+        assert!(far + 10 < lines.len());
+        let set = |line: &[u8], i: usize, value: &[u8]| -> Vec<u8> {
+            let mut cells: Vec<Vec<u8>> = line.split(|&b| b == b',').map(|c| c.to_vec()).collect();
+            cells[i] = value.to_vec();
+            cells.join(&b","[..])
+        };
+        // 张三 in GBK.
+        lines[far] = set(&lines[far], name_col, &[0xD5, 0xC5, 0xC8, 0xFD]);
+        let future = yanglao_domain::IdNumber::from_parts("150402", d(2090, 1, 1), 17).expect("id");
+        lines[far + 5] = set(&lines[far + 5], id_col, future.as_str().as_bytes());
+        std::fs::write(&path, lines.join(&b"\n"[..])).expect("write");
+
+        let src = source("gongan_hukou").expect("source");
+        let ImportOutcome::Applied { batch, .. } =
+            import_file(&t.db, &cat, &path, &opts(src, tmp.path()), &mut |_, _| {}).expect("import")
+        else {
+            panic!("a new file")
+        };
+        assert_eq!(batch.encoding, "UTF-8", "{}", t.name);
+        let rows = (lines.len() - 1) as i64;
+        assert_eq!(
+            (batch.rows_total, batch.rows_bad, batch.rows_ok),
+            (rows, 2, rows - 2),
+            "{}",
+            t.name
+        );
+        let issues = registry::batch_issues(&t.db, batch.id, 100, 0).expect("issues");
+        let got: Vec<(i64, &str, bool)> = issues
+            .iter()
+            .map(|i| {
+                (
+                    i.row_no,
+                    i.column.as_str(),
+                    i.reason.contains("无法解码") || i.reason.contains("晚于导入日期"),
+                )
+            })
+            .collect();
+        // Row numbers as a spreadsheet shows them: the header is row 1.
+        assert_eq!(
+            got,
+            vec![(far as i64 + 1, "姓名", true), (far as i64 + 6, "身份证号", true)],
+            "{}: {issues:?}",
+            t.name
+        );
+        assert_eq!(registry::counts(&t.db).expect("counts").persons, rows - 2, "{}", t.name);
+    }
+}
