@@ -446,3 +446,80 @@ fn undecodable_bytes_and_future_births_are_refused_row_by_row() {
         assert_eq!(registry::counts(&t.db).expect("counts").persons, rows - 2, "{}", t.name);
     }
 }
+
+/// A department that still keys people by the old 15-digit number (GB 11643's predecessor)
+/// reaches the same person as the 18-digit one: the number is upgraded at the edge ("19"
+/// inserted, check digit computed), and the row's facts join that person's history.
+#[test]
+fn a_fifteen_digit_number_reaches_the_person_of_its_eighteen_digit_form() {
+    for t in testing::all() {
+        let tmp = testing::TempDir::new("yanglao-gen");
+        let dir = tmp.path().join("in");
+        let m = gen(&dir, "150400", 300, false);
+        let cat = setup(&t.db, &dir, &m);
+        let f = m.files.iter().find(|f| f.source == "gongan_hukou").expect("户籍 file");
+        let src = source("gongan_hukou").expect("source");
+        import_file(&t.db, &cat, &dir.join(&f.file), &opts(src, tmp.path()), &mut |_, _| {}).expect("import");
+        let before = registry::counts(&t.db).expect("counts");
+
+        let text = std::fs::read_to_string(dir.join(&f.file)).expect("read");
+        let mut lines = text.lines();
+        let header = lines.next().expect("header").trim_start_matches('\u{feff}');
+        let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+        let person = &rows[0];
+        let eighteen = person[0];
+        assert!(&eighteen[6..8] == "19", "an older person born in the 1900s");
+        let other = rows.iter().find(|r| r[2] != person[2]).expect("another village");
+        let hukou_of = |id: i64| -> Vec<(String, NaiveDate, Option<NaiveDate>)> {
+            let mut h: Vec<_> = registry::person_facts(&t.db, id)
+                .expect("facts")
+                .into_iter()
+                .filter(|f| f.kind == "hukou")
+                .map(|f| (f.value, f.valid_from, f.valid_to))
+                .collect();
+            h.sort_by_key(|x| x.1);
+            h
+        };
+        let p = registry::person_by_id_number(&t.db, eighteen)
+            .expect("q")
+            .expect("the 18-digit person");
+        let held = hukou_of(p.id);
+        // The same person moved to the other row's village on the import date (after every
+        // date the file holds), keyed the old way.
+        let fifteen = format!("{}{}{}", &eighteen[..6], &eighteen[8..14], &eighteen[14..17]);
+        let moved_on = as_of();
+        assert!(held.iter().all(|h| h.1 < moved_on));
+        let row = format!(
+            "{header}\n{fifteen},{},{},{},{},{moved_on}\n",
+            person[1], other[2], other[3], other[4]
+        );
+        let path = tmp.path().join("户籍_旧号码.csv");
+        std::fs::write(&path, row).expect("write");
+        let ImportOutcome::Applied { batch, .. } =
+            import_file(&t.db, &cat, &path, &opts(src, tmp.path()), &mut |_, _| {}).expect("import")
+        else {
+            panic!("a new file")
+        };
+        assert_eq!((batch.rows_ok, batch.persons_new), (1, 0), "{}", t.name);
+        assert_eq!(
+            registry::counts(&t.db).expect("counts").persons,
+            before.persons,
+            "{}",
+            t.name
+        );
+        let now = hukou_of(p.id);
+        assert_eq!(now.len(), held.len() + 1, "{}: {now:?}", t.name);
+        let (last, earlier) = now.split_last().expect("facts");
+        assert_eq!(
+            (last.0.as_str(), last.1, last.2),
+            (other[2], moved_on, None),
+            "{}",
+            t.name
+        );
+        assert!(
+            earlier.iter().all(|h| h.2.is_some_and(|to| to <= moved_on)),
+            "{}: the old place ends on the move: {earlier:?}",
+            t.name
+        );
+    }
+}
