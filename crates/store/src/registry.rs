@@ -369,7 +369,6 @@ impl Segment {
 /// What every segment of a batch writes with.
 struct BatchCtx {
     batch_id: i64,
-    batch: Value,
     source: Value,
     now: Value,
     gongan: bool,
@@ -433,6 +432,18 @@ struct SegmentsSeen {
     /// Some new fact of a person with a death on record was left for the death step (it may be
     /// superseded in the batch, whose result the death then caps).
     death_left: bool,
+}
+
+impl SegmentsSeen {
+    /// The person had facts in an earlier segment of the batch.
+    fn met_before(&self, person: i64) -> bool {
+        !self.people.is_empty() && self.people.binary_search(&person).is_ok()
+    }
+}
+
+/// A fact's kind (by its key) is new to the source ([`BatchCtx::fresh`] per segment kind).
+fn is_fresh(fresh_kind: &[bool], key: SortKey, k: u128) -> bool {
+    fresh_kind.get(key.kind(k) as usize).copied().unwrap_or(false)
 }
 
 /// A segment gathered and put in order by the batch's preparing thread while the writer
@@ -786,8 +797,8 @@ fn write_segment(
         }
         let postgres = t.backend() == crate::Backend::Postgres;
         for (i, &k) in keyed.iter().enumerate() {
-            let before = !seen.people.is_empty() && seen.people.binary_search(&key.person(k)).is_ok();
-            let fresh = fresh_kind.get(key.kind(k) as usize).copied().unwrap_or(false);
+            let before = seen.met_before(key.person(k));
+            let fresh = is_fresh(&fresh_kind, key, k);
             if before || !fresh {
                 seen.supersession = true;
             }
@@ -849,11 +860,10 @@ fn write_segment(
             ColType::Time,
         ];
         let mut w = t.bulk(&into, &cols[from..n], &types[from..n])?;
-        let (source, batch, now) = (ctx.source.as_cell(), ctx.batch.as_cell(), ctx.now.as_cell());
-        let batch_id = ctx.batch_id;
+        let (source, batch, now) = (ctx.source.as_cell(), Cell::Int(ctx.batch_id), ctx.now.as_cell());
         let rows = in_order().zip(&direct).filter(|(_, d)| **d);
         for (id, ((p, f), _)) in (first_id.unwrap_or(0)..).zip(rows) {
-            let [c0, c1, c2, c3, c4, c5] = fact_cells(p, f, batch_id);
+            let [c0, c1, c2, c3, c4, c5] = fact_cells(p, f, ctx.batch_id);
             w.write_cells(&[Cell::Int(id), c0, c1, c2, c3, c4, c5, source, batch, now][from..n])?;
         }
         let copied = w.finish()? as i64;
@@ -881,7 +891,7 @@ fn write_segment(
         };
         touched += t.exec_rows(
             &UPSERT_FACTS.replace("{rows}", "SELECT c0, c1, c2, c3, c4, c5, $1, $2, $3 FROM rows_in"),
-            &[ctx.source.clone(), ctx.batch.clone(), ctx.now.clone()],
+            &[ctx.source.clone(), Value::Int(ctx.batch_id), ctx.now.clone()],
             Box::new(rows),
         )? as i64;
         lap.mark("facts");
@@ -889,9 +899,8 @@ fn write_segment(
     }
     {
         let mut w = t.bulk("staging_fact", &FACT_COLS, &FACT_TYPES)?;
-        let batch_id = ctx.batch_id;
         for ((p, f), _) in in_order().zip(&direct).filter(|(_, d)| !**d) {
-            w.write_cells(&fact_cells(p, f, batch_id))?;
+            w.write_cells(&fact_cells(p, f, ctx.batch_id))?;
         }
         w.finish()?;
     }
@@ -902,7 +911,7 @@ fn write_segment(
             "{rows}",
             "SELECT person_id, kind, value, valid_from, valid_to, ended_by_batch, $1, $2, $3 FROM staging_fact",
         ),
-        &[ctx.source.clone(), ctx.batch.clone(), ctx.now.clone()],
+        &[ctx.source.clone(), Value::Int(ctx.batch_id), ctx.now.clone()],
     )? as i64;
     t.batch("DELETE FROM staging_fact")?;
     lap.mark("facts");
@@ -939,8 +948,8 @@ fn end_by_deaths_on_record(
                 .is_some_and(|&o| key.same_person_and_kind(o, k))
         };
         let may_be_superseded = same_key
-            || !fresh_kind.get(key.kind(k) as usize).copied().unwrap_or(false)
-            || (!seen.people.is_empty() && seen.people.binary_search(&person).is_ok())
+            || !is_fresh(fresh_kind, key, k)
+            || seen.met_before(person)
             || sibling(i.checked_sub(1))
             || sibling(Some(i + 1));
         if may_be_superseded {
@@ -979,7 +988,7 @@ fn register_people(t: &mut dyn Tx, people: &[Newcomer], ids: &mut [i64], ctx: &B
         "INSERT INTO person (id_number, name, sex, birth_date, first_batch)
          SELECT id_number, name, sex, birth_date, $1 FROM staging_person WHERE true
          ON CONFLICT (id_number) DO NOTHING",
-        std::slice::from_ref(&ctx.batch),
+        &[Value::Int(ctx.batch_id)],
     )? as i64;
     // Everyone registered now has an id above the largest before (SQLite numbers rows
     // from the largest; a PostgreSQL sequence never goes back): one range read. Where
@@ -1073,7 +1082,7 @@ fn register_new_people(t: &mut dyn Tx, people: &[Newcomer], ids: &mut [i64], ctx
             Cell::Text(&p.name),
             Cell::Int(p.sex),
             Cell::Date(p.birth_date),
-            ctx.batch.as_cell(),
+            Cell::Int(ctx.batch_id),
         ])?;
     }
     Ok(w.finish()? as i64)
@@ -1194,7 +1203,7 @@ fn ensure_fact_partition(
                     format('ALTER TABLE %1$I ALTER COLUMN source DROP DEFAULT,
                               ALTER COLUMN batch_id DROP DEFAULT, ALTER COLUMN recorded_at DROP DEFAULT',
                            fact_partition_name($1))",
-            &[ctx.source.clone(), ctx.batch.clone(), ctx.now.clone()],
+            &[ctx.source.clone(), Value::Int(ctx.batch_id), ctx.now.clone()],
         )?
         .ok_or_else(|| StoreError::Aborted("no partition name".into()))?;
     seen.partition = Some(r.text(0)?);
@@ -1602,7 +1611,6 @@ fn apply_batch_resolving(
         .collect::<Result<_>>()?;
     let ctx = BatchCtx {
         batch_id,
-        batch: Value::Int(batch_id),
         source: Value::text(&meta.department),
         // Whole seconds (the batch keeps its exact start): SQLite stores a time as text, and
         // the nanoseconds were ten of a fact row's hundred or so bytes.
@@ -1614,7 +1622,7 @@ fn apply_batch_resolving(
         may_defer_person_key: may_trust_references && max_before == 0,
         died,
     };
-    let (b, src) = (ctx.batch.clone(), ctx.source.clone());
+    let (b, src) = (Value::Int(ctx.batch_id), ctx.source.clone());
     let mx = Value::Int(max_before);
 
     // The file's facts are gathered in memory a segment at a time, their people resolved to
@@ -1786,34 +1794,32 @@ fn apply_batch_resolving(
     // then updating them read it twice (the 10,000,000-person death file ends 664,757 facts,
     // on pages long gone from the cache between the two passes; with PostgreSQL's fact table
     // partitioned, the second pass probed every partition's key again: 27.7 s).
-    if t.backend() == crate::Backend::Postgres {
-        // One probe of each partition's person-first key per death. PostgreSQL's estimate put
-        // a scan of the whole table with a hash join below that (66,290 ends: 2.3 s against
-        // 0.5 s probing; BENCHMARKS.md, registry import, change 19).
-        t.batch("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")?;
-    }
     // `d`: each person with a death on record and a fact in this batch (ids above `$1`), with
     // the earliest date of death. Needed only where the batch brings deaths, or left a new
     // fact of someone already dead to it: the others were written ended
     // ([`end_by_deaths_on_record`]).
     facts_ended += seen.pre_ended;
-    let brings_deaths = gathered.kinds.contains("death");
-    facts_ended += if !brings_deaths && !seen.death_left {
-        0
-    } else {
-        t.exec(
+    if gathered.kinds.contains("death") || seen.death_left {
+        let postgres = t.backend() == crate::Backend::Postgres;
+        if postgres {
+            // One probe of each partition's person-first key per death. PostgreSQL's estimate
+            // put a scan of the whole table with a hash join below that (66,290 ends: 2.3 s
+            // against 0.5 s probing; BENCHMARKS.md, registry import, change 19).
+            t.batch("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")?;
+        }
+        facts_ended += t.exec(
             "WITH d AS MATERIALIZED (
-             SELECT f.person_id, MIN(f.valid_from) AS died FROM fact f
-             WHERE f.kind = 'death' AND EXISTS (SELECT 1 FROM fact n WHERE n.person_id = f.person_id AND n.id > $1)
-             GROUP BY f.person_id)
-         UPDATE fact SET valid_to = d.died, ended_by_batch = $2 FROM d
-         WHERE fact.person_id = d.person_id AND fact.kind <> 'death' AND fact.valid_from <= d.died
-           AND (fact.valid_to IS NULL OR fact.valid_to > d.died)",
+                 SELECT f.person_id, MIN(f.valid_from) AS died FROM fact f
+                 WHERE f.kind = 'death' AND EXISTS (SELECT 1 FROM fact n WHERE n.person_id = f.person_id AND n.id > $1)
+                 GROUP BY f.person_id)
+             UPDATE fact SET valid_to = d.died, ended_by_batch = $2 FROM d
+             WHERE fact.person_id = d.person_id AND fact.kind <> 'death' AND fact.valid_from <= d.died
+               AND (fact.valid_to IS NULL OR fact.valid_to > d.died)",
             &[mx.clone(), b.clone()],
-        )? as i64
-    };
-    if t.backend() == crate::Backend::Postgres {
-        t.batch("SET LOCAL enable_hashjoin TO DEFAULT; SET LOCAL enable_mergejoin TO DEFAULT")?;
+        )? as i64;
+        if postgres {
+            t.batch("SET LOCAL enable_hashjoin TO DEFAULT; SET LOCAL enable_mergejoin TO DEFAULT")?;
+        }
     }
     lap.mark("death");
 

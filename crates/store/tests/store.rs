@@ -77,6 +77,36 @@ fn meta(sha: &str, fail_at: Option<FailAt>) -> NewBatch {
     }
 }
 
+/// A fact as the registry tests compare it: ID number, kind, value, from, to, and whether it was
+/// ended (by `ended_by` if given, else by any batch).
+type FactRow = (String, String, String, NaiveDate, Option<NaiveDate>, bool);
+
+/// The facts `filter` (a `WHERE` over `fact f`) selects, by person, kind and start.
+fn fact_rows(db: &yanglao_store::Db, filter: &str, params: &[Value], ended_by: Option<i64>) -> Vec<FactRow> {
+    db.query(
+        &format!(
+            "SELECT p.id_number, f.kind, f.value, f.valid_from, f.valid_to, f.ended_by_batch FROM fact f
+             JOIN person p ON p.id = f.person_id {filter} ORDER BY p.id_number, f.kind, f.valid_from"
+        ),
+        params,
+    )
+    .expect("facts")
+    .iter()
+    .map(|r| {
+        let ended = r.opt_int(5)?;
+        Ok((
+            r.text(0)?,
+            r.text(1)?,
+            r.text(2)?,
+            r.date(3)?,
+            r.opt_date(4)?,
+            ended.is_some() && (ended_by.is_none() || ended == ended_by),
+        ))
+    })
+    .collect::<yanglao_store::Result<Vec<FactRow>>>()
+    .expect("rows")
+}
+
 #[test]
 fn a_failing_batch_leaves_nothing_and_a_newer_fact_ends_the_older() {
     let id = "11010519491231002X";
@@ -192,31 +222,16 @@ fn a_fresh_sources_batch_gives_the_same_registry_in_any_segments() {
             Ok(Staged::RowDone { ok: true }),
         ]
     };
-    type Row = (String, String, String, NaiveDate, Option<NaiveDate>, bool);
-    let registry_of = |db: &yanglao_store::Db, dept: &str, batch: i64| -> Vec<Row> {
-        db.query(
-            "SELECT p.id_number, f.kind, f.value, f.valid_from, f.valid_to, f.ended_by_batch FROM fact f
-             JOIN person p ON p.id = f.person_id WHERE f.source = $1 AND f.batch_id = $2
-             ORDER BY p.id_number, f.kind, f.valid_from",
+    let registry_of = |db: &yanglao_store::Db, dept: &str, batch: i64| -> Vec<FactRow> {
+        fact_rows(
+            db,
+            "WHERE f.source = $1 AND f.batch_id = $2",
             &[Value::text(dept), Value::Int(batch)],
+            Some(batch),
         )
-        .expect("facts")
-        .iter()
-        .map(|r| {
-            Ok((
-                r.text(0)?,
-                r.text(1)?,
-                r.text(2)?,
-                r.date(3)?,
-                r.opt_date(4)?,
-                r.opt_int(5)? == Some(batch),
-            ))
-        })
-        .collect::<yanglao_store::Result<Vec<Row>>>()
-        .expect("rows")
     };
     for t in testing::all() {
-        let mut results: Vec<(String, Vec<Row>)> = Vec::new();
+        let mut results: Vec<(String, Vec<FactRow>)> = Vec::new();
         for (k, size) in [1usize, 2, 3, 5, 1 << 22].into_iter().enumerate() {
             yanglao_store::registry::set_segment_facts(size);
             let dept = format!("dept{k}");
@@ -864,29 +879,8 @@ fn deaths_end_the_same_facts_whether_the_death_file_comes_before_or_after() {
     };
     // e's 低保 is a kind the department delivered before (another person's).
     let earlier = || vec![Ok(fact(1, "110105194912310037", "dibao", "低保", d(2018, 1, 1)))];
-    type Row = (String, String, String, NaiveDate, Option<NaiveDate>, bool);
-    let registry_of = |db: &yanglao_store::Db| -> Vec<Row> {
-        db.query(
-            "SELECT p.id_number, f.kind, f.value, f.valid_from, f.valid_to, f.ended_by_batch FROM fact f
-             JOIN person p ON p.id = f.person_id ORDER BY 1, 2, 4",
-            &[],
-        )
-        .expect("facts")
-        .iter()
-        .map(|r| {
-            Ok((
-                r.text(0)?,
-                r.text(1)?,
-                r.text(2)?,
-                r.date(3)?,
-                r.opt_date(4)?,
-                r.opt_int(5)?.is_some(),
-            ))
-        })
-        .collect::<yanglao_store::Result<Vec<Row>>>()
-        .expect("rows")
-    };
-    let mut by_order: Vec<Vec<(Vec<Row>, i64)>> = Vec::new();
+    let registry_of = |db: &yanglao_store::Db| fact_rows(db, "", &[], None);
+    let mut by_order: Vec<Vec<(Vec<FactRow>, i64)>> = Vec::new();
     for deaths_first in [false, true] {
         let mut got = Vec::new();
         for t in testing::all() {
@@ -916,7 +910,7 @@ fn deaths_end_the_same_facts_whether_the_death_file_comes_before_or_after() {
         }
         by_order.push(got);
     }
-    let row = |id: &str, kind: &str, value: &str, from, to, ended| -> Row {
+    let row = |id: &str, kind: &str, value: &str, from, to, ended| -> FactRow {
         (id.into(), kind.into(), value.into(), from, to, ended)
     };
     let dead = |id: &str, on| row(id, "death", "死亡", on, None, false);
