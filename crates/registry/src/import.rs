@@ -248,6 +248,48 @@ fn read_file(
     }
 }
 
+/// Rows, facts and issues a file yields, counted (`yanglao bench read`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ReadCounts {
+    pub rows: u64,
+    pub facts: u64,
+    pub issues: u64,
+}
+
+/// Reads and validates a file as the importer's reading thread does, without a database, a
+/// batch or a map of registered people: what reading costs on its own (`yanglao bench read`).
+pub fn read_only(catalogue: &Catalogue, path: &Path, opts: &ImportOptions<'_>) -> Result<ReadCounts, ImportError> {
+    let mut opened = reader::open(path)?;
+    let columns = opts
+        .source
+        .resolve(&opened.header, &opts.header_overrides)
+        .map_err(ImportError::Header)?;
+    let row_reader = RowReader {
+        source: opts.source,
+        columns: &columns,
+        catalogue,
+        today: opts.today,
+    };
+    let stream = RowStream {
+        table: &mut opened.table,
+        reader: &row_reader,
+        seen: foldhash::HashMap::default(),
+        persons: foldhash::HashSet::default(),
+        pending: Vec::new(),
+        failed: false,
+        known: None,
+    };
+    let mut counts = ReadCounts::default();
+    for item in stream {
+        match item.map_err(|e| ReadError::Io(std::io::Error::other(e)))? {
+            Staged::Fact(_) => counts.facts += 1,
+            Staged::Issue(_) => counts.issues += 1,
+            Staged::RowDone { .. } => counts.rows += 1,
+        }
+    }
+    Ok(counts)
+}
+
 /// What the batch is to record of the file and, unless it was imported before, the file opened
 /// with its columns resolved (a missing column refuses the file before any row is read).
 #[allow(clippy::type_complexity)]

@@ -2,7 +2,7 @@
 //! department files into a fresh database, and reports rows per second and peak memory.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -10,7 +10,8 @@ use chrono::NaiveDate;
 use clap::Subcommand;
 use yanglao_domain::catalogue::builtin;
 use yanglao_domain::DivisionCode;
-use yanglao_registry::import::ImportOutcome;
+use yanglao_registry::import::{read_only, ImportOptions, ImportOutcome};
+use yanglao_registry::sources::source;
 use yanglao_registry::synth::{generate, read_manifest, GenOptions};
 use yanglao_store::{registry, testing, Db};
 
@@ -27,6 +28,18 @@ pub enum BenchCommand {
         #[arg(long, default_value = "sqlite")]
         target: String,
         /// Keep generated files here and reuse them on the next run.
+        #[arg(long, default_value = "target/bench-data")]
+        data: PathBuf,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Read and validate every department file of N people as the importer's reading thread
+    /// does, without a database: the reading path's cost per file.
+    Read {
+        #[arg(long, default_value_t = 1_000_000)]
+        people: usize,
+        #[arg(long, default_value = "150000")]
+        region: String,
         #[arg(long, default_value = "target/bench-data")]
         data: PathBuf,
         #[arg(long, default_value_t = 1)]
@@ -103,6 +116,12 @@ pub fn run(cmd: &BenchCommand, today: NaiveDate) -> Result<()> {
             data,
             explanations,
         } => crate::bench_engine::run(*people, target, data, *explanations, today),
+        BenchCommand::Read {
+            people,
+            region,
+            data,
+            seed,
+        } => read(*people, region, data, *seed, today),
         BenchCommand::Import {
             people,
             region,
@@ -110,27 +129,7 @@ pub fn run(cmd: &BenchCommand, today: NaiveDate) -> Result<()> {
             data,
             seed,
         } => {
-            let region = DivisionCode::parse(region).context("--region")?;
-            let dir = data.join(format!("{}-{people}-{seed}", region.short()));
-            let as_of = NaiveDate::from_ymd_opt(2025, 6, 30).unwrap_or(today);
-            if read_manifest(&dir).map(|m| m.people != *people).unwrap_or(true) {
-                let t = Instant::now();
-                generate(
-                    &builtin::catalogue(),
-                    &GenOptions {
-                        people: *people,
-                        seed: *seed,
-                        region,
-                        as_of,
-                        dirty: false,
-                        out: dir.clone(),
-                    },
-                )?;
-                println!(
-                    "generated {people} people in {:.1}s (not timed below)",
-                    t.elapsed().as_secs_f64()
-                );
-            }
+            let (dir, as_of) = region_files(*people, region, data, *seed, today)?;
             let tmp = testing::TempDir::new("yanglao-bench");
             let mut drop_after: Option<(String, String)> = None;
             let url = match target.as_str() {
@@ -189,4 +188,75 @@ pub fn run(cmd: &BenchCommand, today: NaiveDate) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// The generated region's files (made once, not timed, and kept for reruns) and the date they
+/// are imported as of.
+fn region_files(people: usize, region: &str, data: &Path, seed: u64, today: NaiveDate) -> Result<(PathBuf, NaiveDate)> {
+    let region = DivisionCode::parse(region).context("--region")?;
+    let dir = data.join(format!("{}-{people}-{seed}", region.short()));
+    let as_of = NaiveDate::from_ymd_opt(2025, 6, 30).unwrap_or(today);
+    if read_manifest(&dir).map(|m| m.people != people).unwrap_or(true) {
+        let t = Instant::now();
+        generate(
+            &builtin::catalogue(),
+            &GenOptions {
+                people,
+                seed,
+                region,
+                as_of,
+                dirty: false,
+                out: dir.clone(),
+            },
+        )?;
+        println!(
+            "generated {people} people in {:.1}s (not timed below)",
+            t.elapsed().as_secs_f64()
+        );
+    }
+    Ok((dir, as_of))
+}
+
+/// `yanglao bench read`: each file read and validated on one thread, one after the other.
+fn read(people: usize, region: &str, data: &Path, seed: u64, today: NaiveDate) -> Result<()> {
+    let (dir, as_of) = region_files(people, region, data, seed, today)?;
+    let manifest = read_manifest(&dir)?;
+    // Villages are not checked against the catalogue (county and township are), so the
+    // built-in one reads as the imported one does.
+    let catalogue = builtin::catalogue();
+    let (mut rows, mut facts, mut total) = (0u64, 0u64, 0f64);
+    for f in &manifest.files {
+        let source = source(&f.source).with_context(|| format!("未知数据源 {}", f.source))?;
+        let opts = ImportOptions {
+            source,
+            today: as_of,
+            now: chrono::Utc::now(),
+            archive_dir: None,
+            report_dir: None,
+            header_overrides: HashMap::new(),
+            fail_at: None,
+            known: None,
+        };
+        let t = Instant::now();
+        let c = read_only(&catalogue, &dir.join(&f.file), &opts)?;
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "{:<28} rows={:>9} facts={:>9} issues={} seconds={secs:.2} rows_per_s={:.0} ns_per_row={:.0}",
+            f.file,
+            c.rows,
+            c.facts,
+            c.issues,
+            c.rows as f64 / secs,
+            secs * 1e9 / c.rows.max(1) as f64
+        );
+        rows += c.rows;
+        facts += c.facts;
+        total += secs;
+    }
+    println!(
+        "RESULT read people={people} rows={rows} facts={facts} seconds={total:.2} rows_per_s={:.0} peak_rss={:.0} MiB",
+        rows as f64 / total,
+        peak_rss().unwrap_or(0) as f64 / 1048576.0
+    );
+    Ok(())
 }
