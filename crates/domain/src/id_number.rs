@@ -54,6 +54,22 @@ impl IdNumber {
         if s.is_empty() {
             return Err(IdNumberError::Empty);
         }
+        // The usual case, a well-formed 18-digit number, on bytes with one allocation (every
+        // row of every department file has one).
+        let b = s.as_bytes();
+        if b.len() == 18 && b[..17].iter().all(u8::is_ascii_digit) && matches!(b[17], b'0'..=b'9' | b'X' | b'x') {
+            let body = &s[..17];
+            validate_body(body)?;
+            let last = char::from(b[17].to_ascii_uppercase());
+            let expected = check_char(body.as_bytes());
+            if expected != last {
+                return Err(IdNumberError::CheckDigit { expected, found: last });
+            }
+            let mut number = String::with_capacity(18);
+            number.push_str(body);
+            number.push(last);
+            return Ok(IdNumber(number));
+        }
         let chars: Vec<char> = s.chars().collect();
         match chars.len() {
             18 => {
@@ -312,6 +328,23 @@ mod tests {
             let again = IdNumber::parse(id.as_str()).expect("parses");
             prop_assert_eq!(again.birth_date(), birth);
             prop_assert_eq!(again.sex() == Sex::Male, seq % 2 == 1);
+        }
+
+        #[test]
+        fn accepted_exactly_when_the_check_character_is_right(
+            body in "1[1-5]0[1-9]0[1-9]19[2-6][0-9]0[1-9]1[0-9][0-9]{3}",
+            last in "[0-9Xx]",
+        ) {
+            let expected = with_check(&body);
+            let typed = format!("{body}{last}");
+            match IdNumber::parse(&typed) {
+                Ok(id) => prop_assert_eq!(id.as_str(), expected.as_str()),
+                Err(e) => {
+                    prop_assert_ne!(typed.to_ascii_uppercase(), expected.clone());
+                    let is_check_error = matches!(e, IdNumberError::CheckDigit { .. });
+                    prop_assert!(is_check_error);
+                }
+            }
         }
 
         #[test]

@@ -212,24 +212,23 @@ fn read_file(
         catalogue,
         today: opts.today,
     };
-    let stream = RowStream {
+    let mut stream = RowStream {
         table: &mut opened.table,
         reader: &row_reader,
         seen: foldhash::HashMap::default(),
         persons: foldhash::HashSet::default(),
-        pending: Vec::new(),
         failed: false,
         known: opts.known,
     };
-    let mut chunk = Vec::with_capacity(CHUNK);
+    // A chunk ends with a row: it holds a little more than CHUNK items.
+    let mut chunk = Vec::with_capacity(CHUNK + 16);
     let timings = std::env::var_os("YANGLAO_TIMINGS").is_some();
     let (began, mut blocked) = (std::time::Instant::now(), std::time::Duration::ZERO);
-    for item in stream {
-        chunk.push(item);
-        if chunk.len() == CHUNK {
+    while stream.read_row(&mut chunk) {
+        if chunk.len() >= CHUNK {
             let at = std::time::Instant::now();
             if rows
-                .send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
+                .send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK + 16)))
                 .is_err()
             {
                 return;
@@ -270,24 +269,29 @@ pub fn read_only(catalogue: &Catalogue, path: &Path, opts: &ImportOptions<'_>) -
         catalogue,
         today: opts.today,
     };
-    let stream = RowStream {
+    let mut stream = RowStream {
         table: &mut opened.table,
         reader: &row_reader,
         seen: foldhash::HashMap::default(),
         persons: foldhash::HashSet::default(),
-        pending: Vec::new(),
         failed: false,
         known: None,
     };
     let mut counts = ReadCounts::default();
-    for item in stream {
-        match item.map_err(|e| ReadError::Io(std::io::Error::other(e)))? {
-            Staged::Fact(_) => counts.facts += 1,
-            Staged::Issue(_) => counts.issues += 1,
-            Staged::RowDone { .. } => counts.rows += 1,
+    let mut chunk = Vec::with_capacity(CHUNK + 16);
+    loop {
+        let more = stream.read_row(&mut chunk);
+        for item in chunk.drain(..) {
+            match item.map_err(|e| ReadError::Io(std::io::Error::other(e)))? {
+                Staged::Fact(_) => counts.facts += 1,
+                Staged::Issue(_) => counts.issues += 1,
+                Staged::RowDone { .. } => counts.rows += 1,
+            }
+        }
+        if !more {
+            return Ok(counts);
         }
     }
-    Ok(counts)
 }
 
 /// What the batch is to record of the file and, unless it was imported before, the file opened
@@ -401,7 +405,7 @@ const READ_AHEAD: usize = 1024;
 /// Rows handed from the reading thread to the writing one at a time.
 const CHUNK: usize = 4096;
 
-/// Turns file rows into staged facts and issues, one row at a time.
+/// Turns file rows into staged facts and issues, one row at a time ([`RowStream::read_row`]).
 struct RowStream<'a> {
     table: &'a mut reader::Table,
     reader: &'a RowReader<'a>,
@@ -410,7 +414,6 @@ struct RowStream<'a> {
     seen: foldhash::HashMap<u64, (u64, u64)>,
     /// People already staged in this batch (by ID hash).
     persons: foldhash::HashSet<u64>,
-    pending: Vec<Staged>,
     failed: bool,
     /// The importer's map of registered people, shared with the batches.
     known: Option<&'a RwLock<PersonIds>>,
@@ -425,56 +428,76 @@ fn hash_of(parts: &impl Hash) -> u64 {
     foldhash::fast::FixedState::with_seed(0x5941_4e47_4c41_4f00).hash_one(parts)
 }
 
-impl Iterator for RowStream<'_> {
-    type Item = Result<Staged, String>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if let Some(s) = self.pending.pop() {
-            return Some(Ok(s));
-        }
+impl RowStream<'_> {
+    /// Reads the next row and appends what it yields (its facts or issues, then its end) to
+    /// `out`; `false` once the file has no more rows or a read error was appended.
+    fn read_row(&mut self, out: &mut Vec<Result<Staged, String>>) -> bool {
         if self.failed {
-            return None;
+            return false;
         }
-        let (row_no, cells) = match self.table.next_row() {
+        let (row_no, cells) = match self.table.next_record() {
             Ok(Some(r)) => r,
-            Ok(None) => return None,
+            Ok(None) => return false,
             Err(e) => {
                 self.failed = true;
-                return Some(Err(e.to_string()));
+                out.push(Err(e.to_string()));
+                return false;
             }
         };
         let row = row_no as i64;
-        let mut out: Vec<Staged> = Vec::new();
-        match self.reader.parse(&cells) {
+        match self.reader.parse(cells) {
             Err(errors) => {
                 for e in errors {
-                    out.push(Staged::Issue(RowIssue {
+                    out.push(Ok(Staged::Issue(RowIssue {
                         row_no: row,
                         severity: Severity::Error,
                         column: e.column,
                         value: e.value,
                         reason: e.reason,
-                    }));
+                    })));
                 }
-                out.push(Staged::RowDone { ok: false });
+                out.push(Ok(Staged::RowDone { ok: false }));
             }
             Ok(parsed) => {
-                let id = parsed.id_number.as_str().to_string();
                 let mut duplicate_of = None;
                 let mut contradiction = None;
-                let mut keys = Vec::new();
+                // Keys entered for this row, taken out again if the row is refused: one probe
+                // of the map a fact (a look-up and then an insert were two, in a map of a
+                // fact per row that outgrows the caches).
+                let mut entered = [0u64; 4];
+                let mut n_entered = 0;
+                let id = parsed.id_number.as_str();
                 for f in &parsed.facts {
                     // Dates hashed as dates: formatting them was a tenth of reading a file.
-                    let key = hash_of(&(id.as_str(), f.kind.code(), f.from));
+                    let key = hash_of(&(id, f.kind.code(), f.from));
                     let val = hash_of(&(f.value.as_str(), f.to));
-                    match self.seen.get(&key) {
-                        Some((first, v)) if *v == val => duplicate_of = Some(*first),
-                        Some((first, _)) => contradiction = Some((*first, f.kind)),
-                        None => keys.push((key, val)),
+                    match self.seen.entry(key) {
+                        std::collections::hash_map::Entry::Occupied(e) => {
+                            let (first, v) = *e.get();
+                            if v == val {
+                                duplicate_of = Some(first);
+                            } else {
+                                contradiction = Some((first, f.kind));
+                            }
+                        }
+                        std::collections::hash_map::Entry::Vacant(e) => {
+                            e.insert((row_no, val));
+                            if let Some(slot) = entered.get_mut(n_entered) {
+                                *slot = key;
+                            }
+                            n_entered += 1;
+                        }
+                    }
+                }
+                if contradiction.is_some() || n_entered == 0 {
+                    // A row yields at most three facts; were it ever more, nothing is lost but
+                    // the undo of the keys past the fourth.
+                    for key in &entered[..n_entered.min(entered.len())] {
+                        self.seen.remove(key);
                     }
                 }
                 if let Some((first, kind)) = contradiction {
-                    out.push(Staged::Issue(RowIssue {
+                    out.push(Ok(Staged::Issue(RowIssue {
                         row_no: row,
                         severity: Severity::Error,
                         column: self.reader.source.fields[0].header.to_string(),
@@ -483,37 +506,34 @@ impl Iterator for RowStream<'_> {
                             "与第{first}行矛盾：同一人同一日期的{}不同；已导入第{first}行，本行未导入，请核实",
                             kind.label()
                         ),
-                    }));
-                    out.push(Staged::RowDone { ok: false });
-                } else if keys.is_empty() && !parsed.facts.is_empty() {
-                    out.push(Staged::Issue(RowIssue {
+                    })));
+                    out.push(Ok(Staged::RowDone { ok: false }));
+                } else if n_entered == 0 && !parsed.facts.is_empty() {
+                    out.push(Ok(Staged::Issue(RowIssue {
                         row_no: row,
                         severity: Severity::Duplicate,
                         column: String::new(),
                         value: parsed.id_number.masked(),
                         reason: format!("与第{}行重复，只导入一次", duplicate_of.unwrap_or(0)),
-                    }));
-                    out.push(Staged::RowDone { ok: true });
+                    })));
+                    out.push(Ok(Staged::RowDone { ok: true }));
                 } else {
-                    for (key, val) in keys {
-                        self.seen.insert(key, (row_no, val));
-                    }
                     let birth = parsed.id_number.birth_date();
                     let sex = parsed.id_number.sex().code();
-                    let mut first_of_person = self.persons.insert(hash_of(&[&id]));
+                    let mut first_of_person = self.persons.insert(hash_of(&[id]));
                     // Who is registered already is looked up here, on the reading thread,
                     // rather than by the batch's writer (a tenth of its work in files of
                     // registered people).
-                    let person_id = self.known.and_then(|k| k.read().ok().and_then(|k| k.get(&id)));
+                    let person_id = self.known.and_then(|k| k.read().ok().and_then(|k| k.get(id)));
                     // The name only where the writer reads it (a person's first fact, see
                     // `StagedFact::first_of_person`), and the row's strings moved into its
                     // last fact: a row's facts cost no copies of them.
                     let mut name = parsed.name;
-                    let mut id = id;
+                    let mut id: String = parsed.id_number.into();
                     let count = parsed.facts.len();
                     for (i, f) in parsed.facts.into_iter().enumerate() {
                         let last = i + 1 == count;
-                        out.push(Staged::Fact(StagedFact {
+                        out.push(Ok(Staged::Fact(StagedFact {
                             person_id,
                             row_no: row,
                             id_number: if last { std::mem::take(&mut id) } else { id.clone() },
@@ -529,16 +549,14 @@ impl Iterator for RowStream<'_> {
                             valid_from: f.from,
                             valid_to: f.to,
                             first_of_person,
-                        }));
+                        })));
                         first_of_person = false;
                     }
-                    out.push(Staged::RowDone { ok: true });
+                    out.push(Ok(Staged::RowDone { ok: true }));
                 }
             }
         }
-        out.reverse();
-        self.pending = out;
-        self.pending.pop().map(Ok)
+        true
     }
 }
 

@@ -68,9 +68,12 @@ pub enum Table {
     Csv {
         reader: csv::Reader<Box<dyn Read + Send>>,
         row: u64,
+        /// The row just read, its buffers reused for the next: no allocation a row.
+        record: csv::StringRecord,
     },
     Xlsx {
         rows: XlsxRows,
+        record: csv::StringRecord,
     },
 }
 
@@ -128,7 +131,11 @@ pub fn open(path: &Path) -> Result<Opened, ReadError> {
                     })
                 }
             };
-            let table = Table::Csv { reader, row: 1 };
+            let table = Table::Csv {
+                reader,
+                row: 1,
+                record: rec,
+            };
             let total = std::fs::metadata(path)?.len();
             let name = if enc == UTF_8 { "UTF-8" } else { "GB18030" };
             Ok(Opened {
@@ -146,7 +153,10 @@ pub fn open(path: &Path) -> Result<Opened, ReadError> {
                 None => return Err(ReadError::NoHeader),
             };
             Ok(Opened {
-                table: Table::Xlsx { rows },
+                table: Table::Xlsx {
+                    rows,
+                    record: csv::StringRecord::new(),
+                },
                 encoding: "xlsx".into(),
                 header,
                 progress,
@@ -173,35 +183,46 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 }
 
 impl Table {
-    /// The next data row, skipping blank ones.
+    /// The next data row, skipping blank ones, as owned cells.
     pub fn next_row(&mut self) -> Result<Option<(u64, Vec<String>)>, ReadError> {
+        Ok(self
+            .next_record()?
+            .map(|(n, rec)| (n, rec.iter().map(str::to_string).collect())))
+    }
+
+    /// The next data row, skipping blank ones, in a record the table reuses (the importer's
+    /// way: a file of 10,000,000 rows is not 70,000,000 allocations).
+    pub fn next_record(&mut self) -> Result<Option<(u64, &csv::StringRecord)>, ReadError> {
         match self {
-            Table::Csv { reader, row } => {
-                let mut rec = csv::StringRecord::new();
-                loop {
-                    *row += 1;
-                    match reader.read_record(&mut rec) {
-                        Ok(false) => return Ok(None),
-                        Ok(true) => {
-                            if rec.iter().all(|c| c.trim().is_empty()) {
-                                continue;
-                            }
-                            return Ok(Some((*row, rec.iter().map(str::to_string).collect())));
+            Table::Csv { reader, row, record } => loop {
+                *row += 1;
+                match reader.read_record(record) {
+                    Ok(false) => return Ok(None),
+                    Ok(true) => {
+                        if record.iter().all(|c| c.trim().is_empty()) {
+                            continue;
                         }
-                        Err(e) => {
-                            return Err(ReadError::Csv {
-                                row: *row,
-                                detail: e.to_string(),
-                            })
-                        }
+                        return Ok(Some((*row, record)));
+                    }
+                    Err(e) => {
+                        return Err(ReadError::Csv {
+                            row: *row,
+                            detail: e.to_string(),
+                        })
                     }
                 }
-            }
-            Table::Xlsx { rows } => loop {
+            },
+            Table::Xlsx { rows, record } => loop {
                 match rows.next_row()? {
                     None => return Ok(None),
                     Some((_, cells)) if cells.iter().all(|c| c.trim().is_empty()) => continue,
-                    Some(r) => return Ok(Some(r)),
+                    Some((n, cells)) => {
+                        record.clear();
+                        for c in &cells {
+                            record.push_field(c);
+                        }
+                        return Ok(Some((n, record)));
+                    }
                 }
             },
         }

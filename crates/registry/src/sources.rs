@@ -6,6 +6,8 @@
 
 use std::collections::HashMap;
 
+use csv::StringRecord;
+
 use chrono::NaiveDate;
 use yanglao_domain::dates::parse_date;
 use yanglao_domain::fact::FactValueError;
@@ -221,11 +223,25 @@ pub struct RowFact {
     pub to: Option<NaiveDate>,
 }
 
-/// Which column index each field is in, resolved from a file's header row.
+/// Which column index each field is in, resolved from a file's header row: (field key, column,
+/// header found), in the source's field order. A handful of fields: found by a scan, which is
+/// cheaper than hashing the key for every cell of every row.
 #[derive(Debug, Clone)]
 pub struct Columns {
-    pub index: HashMap<&'static str, usize>,
-    pub headers: HashMap<&'static str, String>,
+    pub fields: Vec<(&'static str, usize, String)>,
+}
+
+impl Columns {
+    pub fn index(&self, key: &str) -> Option<usize> {
+        self.fields.iter().find(|(k, _, _)| *k == key).map(|&(_, i, _)| i)
+    }
+
+    pub fn header(&self, key: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _, _)| *k == key)
+            .map(|(_, _, h)| h.as_str())
+    }
 }
 
 impl Source {
@@ -235,8 +251,7 @@ impl Source {
             .iter()
             .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
             .collect();
-        let mut index = HashMap::new();
-        let mut headers = HashMap::new();
+        let mut fields = Vec::new();
         let mut missing = Vec::new();
         for field in self.fields {
             let mut names: Vec<&str> = Vec::new();
@@ -249,16 +264,13 @@ impl Source {
                 .iter()
                 .find_map(|n| clean.iter().position(|h| h == n).map(|i| (i, *n)))
             {
-                Some((i, n)) => {
-                    index.insert(field.key, i);
-                    headers.insert(field.key, n.to_string());
-                }
+                Some((i, n)) => fields.push((field.key, i, n.to_string())),
                 None if field.required => missing.push(field.header),
                 None => {}
             }
         }
         if missing.is_empty() {
-            Ok(Columns { index, headers })
+            Ok(Columns { fields })
         } else {
             Err(format!(
                 "文件缺少必填列：{}（{}的表头应包含：{}）",
@@ -302,20 +314,18 @@ pub struct ParsedRow {
 }
 
 impl RowReader<'_> {
-    fn cell<'r>(&self, row: &'r [String], key: &str) -> &'r str {
+    fn cell<'r>(&self, row: &'r StringRecord, key: &str) -> &'r str {
         self.columns
-            .index
-            .get(key)
-            .and_then(|i| row.get(*i))
+            .index(key)
+            .and_then(|i| row.get(i))
             .map(|s| s.trim())
             .unwrap_or("")
     }
 
     fn header(&self, key: &str) -> String {
         self.columns
-            .headers
-            .get(key)
-            .cloned()
+            .header(key)
+            .map(str::to_string)
             .or_else(|| {
                 self.source
                     .fields
@@ -342,17 +352,18 @@ impl RowReader<'_> {
     }
 
     /// Parses a row; every problem in the row is reported, not just the first.
-    pub fn parse(&self, row: &[String]) -> Result<ParsedRow, Vec<CellError>> {
+    pub fn parse(&self, row: &StringRecord) -> Result<ParsedRow, Vec<CellError>> {
         let mut errors = Vec::new();
         // Bytes the file's encoding cannot decode come out as U+FFFD: a name or code read so
         // would be stored wrong without a word. The encoding is judged from the file's start,
         // so a file that changes encoding later (two exports joined) is caught here, per row.
+        // Reported in the order of the file's columns.
         let mut undecodable: Vec<(&str, usize)> = self
             .columns
-            .index
+            .fields
             .iter()
-            .filter(|(_, &i)| row.get(i).is_some_and(|c| c.contains('\u{FFFD}')))
-            .map(|(&k, &i)| (k, i))
+            .filter(|&&(_, i, _)| row.get(i).is_some_and(|c| c.contains('\u{FFFD}')))
+            .map(|&(k, i, _)| (k, i))
             .collect();
         undecodable.sort_by_key(|&(_, i)| i);
         for (key, _) in undecodable {
