@@ -212,14 +212,7 @@ fn read_file(
         catalogue,
         today: opts.today,
     };
-    let mut stream = RowStream {
-        table: &mut opened.table,
-        reader: &row_reader,
-        seen: foldhash::HashMap::default(),
-        persons: foldhash::HashSet::default(),
-        failed: false,
-        known: opts.known,
-    };
+    let mut stream = RowStream::new(&mut opened, &row_reader, opts.known);
     // A chunk ends with a row: it holds a little more than CHUNK items.
     let mut chunk = Vec::with_capacity(CHUNK + 16);
     let timings = std::env::var_os("YANGLAO_TIMINGS").is_some();
@@ -269,14 +262,7 @@ pub fn read_only(catalogue: &Catalogue, path: &Path, opts: &ImportOptions<'_>) -
         catalogue,
         today: opts.today,
     };
-    let mut stream = RowStream {
-        table: &mut opened.table,
-        reader: &row_reader,
-        seen: foldhash::HashMap::default(),
-        persons: foldhash::HashSet::default(),
-        failed: false,
-        known: None,
-    };
+    let mut stream = RowStream::new(&mut opened, &row_reader, None);
     let mut counts = ReadCounts::default();
     let mut chunk = Vec::with_capacity(CHUNK + 16);
     loop {
@@ -414,6 +400,10 @@ struct RowStream<'a> {
     seen: foldhash::HashMap<u64, (u64, u64)>,
     /// People already staged in this batch (by ID hash).
     persons: foldhash::HashSet<u64>,
+    /// The keys the current row entered in `seen`, taken out again if the row is refused.
+    entered: Vec<u64>,
+    /// For each fact of the current row, whether no earlier row stated it.
+    fresh: Vec<bool>,
     failed: bool,
     /// The importer's map of registered people, shared with the batches.
     known: Option<&'a RwLock<PersonIds>>,
@@ -428,7 +418,28 @@ fn hash_of(parts: &impl Hash) -> u64 {
     foldhash::fast::FixedState::with_seed(0x5941_4e47_4c41_4f00).hash_one(parts)
 }
 
-impl RowStream<'_> {
+impl<'a> RowStream<'a> {
+    fn new(opened: &'a mut reader::Opened, reader: &'a RowReader<'a>, known: Option<&'a RwLock<PersonIds>>) -> Self {
+        // Room for the file's rows at once where their number can be judged: grown by
+        // doubling, each map was rehashed into fresh memory about twenty times over for a
+        // province's file.
+        let rows = opened.rows_estimate.unwrap_or(0) as usize;
+        let mut seen = foldhash::HashMap::default();
+        seen.reserve(rows * reader.source.max_facts_per_row());
+        let mut persons = foldhash::HashSet::default();
+        persons.reserve(rows);
+        RowStream {
+            table: &mut opened.table,
+            reader,
+            seen,
+            persons,
+            entered: Vec::new(),
+            fresh: Vec::new(),
+            failed: false,
+            known,
+        }
+    }
+
     /// Reads the next row and appends what it yields (its facts or issues, then its end) to
     /// `out`; `false` once the file has no more rows or a read error was appended.
     fn read_row(&mut self, out: &mut Vec<Result<Staged, String>>) -> bool {
@@ -461,11 +472,11 @@ impl RowStream<'_> {
             Ok(parsed) => {
                 let mut duplicate_of = None;
                 let mut contradiction = None;
-                // Keys entered for this row, taken out again if the row is refused: one probe
-                // of the map a fact (a look-up and then an insert were two, in a map of a
-                // fact per row that outgrows the caches).
-                let mut entered = [0u64; 4];
-                let mut n_entered = 0;
+                // One probe of the map a fact, its keys taken out again if the row is refused
+                // (a look-up and then an insert were two, in a map of a fact per row that
+                // outgrows the caches).
+                self.entered.clear();
+                self.fresh.clear();
                 let id = parsed.id_number.as_str();
                 for f in &parsed.facts {
                     // Dates hashed as dates: formatting them was a tenth of reading a file.
@@ -479,20 +490,17 @@ impl RowStream<'_> {
                             } else {
                                 contradiction = Some((first, f.kind));
                             }
+                            self.fresh.push(false);
                         }
                         std::collections::hash_map::Entry::Vacant(e) => {
                             e.insert((row_no, val));
-                            if let Some(slot) = entered.get_mut(n_entered) {
-                                *slot = key;
-                            }
-                            n_entered += 1;
+                            self.entered.push(key);
+                            self.fresh.push(true);
                         }
                     }
                 }
-                if contradiction.is_some() || n_entered == 0 {
-                    // A row yields at most three facts; were it ever more, nothing is lost but
-                    // the undo of the keys past the fourth.
-                    for key in &entered[..n_entered.min(entered.len())] {
+                if contradiction.is_some() {
+                    for key in &self.entered {
                         self.seen.remove(key);
                     }
                 }
@@ -508,7 +516,7 @@ impl RowStream<'_> {
                         ),
                     })));
                     out.push(Ok(Staged::RowDone { ok: false }));
-                } else if n_entered == 0 && !parsed.facts.is_empty() {
+                } else if self.entered.is_empty() && !parsed.facts.is_empty() {
                     out.push(Ok(Staged::Issue(RowIssue {
                         row_no: row,
                         severity: Severity::Duplicate,
@@ -530,8 +538,13 @@ impl RowStream<'_> {
                     // last fact: a row's facts cost no copies of them.
                     let mut name = parsed.name;
                     let mut id: String = parsed.id_number.into();
-                    let count = parsed.facts.len();
-                    for (i, f) in parsed.facts.into_iter().enumerate() {
+                    // Only what the row adds: a fact an earlier row of the file stated
+                    // already is in the batch once (a row repeating part of another, such as
+                    // the same 户籍 with a 常住地 added, had PostgreSQL's upsert meet one key
+                    // twice in a statement and refuse the whole batch).
+                    let count = self.fresh.iter().filter(|&&f| f).count();
+                    let fresh = parsed.facts.into_iter().zip(&self.fresh).filter(|&(_, &f)| f);
+                    for (i, (f, _)) in fresh.enumerate() {
                         let last = i + 1 == count;
                         out.push(Ok(Staged::Fact(StagedFact {
                             person_id,

@@ -198,6 +198,17 @@ pub const SOURCES: [Source; 11] = [
     },
 ];
 
+impl Source {
+    /// The most facts one row of this source yields ([`RowReader::parse`]).
+    pub fn max_facts_per_row(&self) -> usize {
+        match self.kind {
+            SourceKind::GonganHukou => 3,
+            SourceKind::TuiyiYoufu => 2,
+            _ => 1,
+        }
+    }
+}
+
 pub fn source(code: &str) -> Option<&'static Source> {
     SOURCES.iter().find(|s| s.code == code)
 }

@@ -523,3 +523,74 @@ fn a_fifteen_digit_number_reaches_the_person_of_its_eighteen_digit_form() {
         );
     }
 }
+
+#[test]
+fn a_refused_row_leaves_nothing_a_later_row_is_compared_with() {
+    for t in testing::all() {
+        let tmp = testing::TempDir::new("yanglao-gen");
+        let dir = tmp.path().join("in");
+        let m = gen(&dir, "150400", 300, false);
+        let cat = setup(&t.db, &dir, &m);
+        let f = m.files.iter().find(|f| f.source == "gongan_hukou").expect("户籍 file");
+        let text = std::fs::read_to_string(dir.join(&f.file)).expect("read");
+        let mut lines = text.lines();
+        let header = lines.next().expect("header").trim_start_matches('\u{feff}');
+        let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+        let p = &rows[0];
+        let other = rows
+            .iter()
+            .find(|r| r[2] != p[2] && !r[3].is_empty() && !r[4].is_empty())
+            .expect("a row of another village with residence and 城乡");
+        let (id, name, date) = (p[0], p[1], p[5]);
+        let (x, y, residence, urban) = (p[2], other[2], other[3], other[4]);
+        // Row 2 says 户籍 X alone; row 3 contradicts it (户籍 Y) and is refused with its
+        // 常住地 and 城乡; row 4 repeats row 2's 户籍 and adds row 3's other two. Row 4 is
+        // no duplicate: what a refused row said was never said.
+        let file = format!(
+            "{header}\n{id},{name},{x},,,{date}\n{id},{name},{y},{residence},{urban},{date}\n{id},{name},{x},{residence},{urban},{date}\n"
+        );
+        let path = tmp.path().join("户籍_矛盾.csv");
+        std::fs::write(&path, file).expect("write");
+        let src = source("gongan_hukou").expect("source");
+        let ImportOutcome::Applied { batch, .. } =
+            import_file(&t.db, &cat, &path, &opts(src, tmp.path()), &mut |_, _| {}).expect("import")
+        else {
+            panic!("a new file")
+        };
+        assert_eq!(
+            (batch.rows_ok, batch.rows_bad, batch.rows_duplicate),
+            (2, 1, 0),
+            "{}",
+            t.name
+        );
+        let issues = registry::batch_issues(&t.db, batch.id, 10, 0).expect("issues");
+        assert_eq!(issues.len(), 1, "{}: {issues:?}", t.name);
+        assert_eq!(issues[0].row_no, 3, "{}", t.name);
+        assert!(
+            issues[0].reason.contains("与第2行矛盾"),
+            "{}: {}",
+            t.name,
+            issues[0].reason
+        );
+        let person = registry::person_by_id_number(&t.db, id)
+            .expect("q")
+            .expect("the person");
+        let mut facts: Vec<(String, String)> = registry::person_facts(&t.db, person.id)
+            .expect("facts")
+            .into_iter()
+            .map(|f| (f.kind, f.value))
+            .collect();
+        facts.sort();
+        let full = |c: &str| DivisionCode::parse(c).expect("code").full();
+        assert_eq!(
+            facts,
+            vec![
+                ("hukou".to_string(), full(x)),
+                ("residence".to_string(), full(residence)),
+                ("urban_rural".to_string(), urban.to_string()),
+            ],
+            "{}",
+            t.name
+        );
+    }
+}
