@@ -380,15 +380,16 @@ fn apply_file(
 /// together with the file after it ([`import_files`]).
 const SMALL_FILE_BYTES: u64 = 32 << 20;
 
-/// Chunks of rows a file may be read ahead of its batch (each [`CHUNK`] rows' facts, issues
-/// and row ends): about four million items, under a GB — as much as a full segment of the
+/// Chunks a file may be read ahead of its batch (each about [`CHUNK`] items: rows' facts,
+/// issues and row ends): about four million items, under a GB — as much as a full segment of the
 /// largest file (`store::registry`), so that a province's file is read while the segment
 /// before is written (at a quarter of this, the 10,000,000-person 户籍 file waited 40–49 s for
 /// its rows), and the 1,000,000-person import's second file while the first is written (peak
 /// 1.33 → 1.51 GiB).
 const READ_AHEAD: usize = 1024;
 
-/// Rows handed from the reading thread to the writing one at a time.
+/// Items handed from the reading thread to the writing one at a time (a chunk ends with a row,
+/// so it may hold a few more).
 const CHUNK: usize = 4096;
 
 /// Turns file rows into staged facts and issues, one row at a time ([`RowStream::read_row`]).
@@ -423,11 +424,12 @@ impl<'a> RowStream<'a> {
         // Room for the file's rows at once where their number can be judged: grown by
         // doubling, each map was rehashed into fresh memory about twenty times over for a
         // province's file.
-        let rows = opened.rows_estimate.unwrap_or(0) as usize;
+        // A reservation that cannot be had is left to growth.
+        let rows = opened.rows_estimate.and_then(|r| usize::try_from(r).ok()).unwrap_or(0);
         let mut seen = foldhash::HashMap::default();
-        seen.reserve(rows * reader.source.max_facts_per_row());
+        let _ = seen.try_reserve(rows.saturating_mul(reader.source.max_facts_per_row()));
         let mut persons = foldhash::HashSet::default();
-        persons.reserve(rows);
+        let _ = persons.try_reserve(rows);
         RowStream {
             table: &mut opened.table,
             reader,
@@ -534,8 +536,8 @@ impl<'a> RowStream<'a> {
                     // registered people).
                     let person_id = self.known.and_then(|k| k.read().ok().and_then(|k| k.get(id)));
                     // The name only where the writer reads it (a person's first fact, see
-                    // `StagedFact::first_of_person`), and the row's strings moved into its
-                    // last fact: a row's facts cost no copies of them.
+                    // `StagedFact::first_of_person`), moved into it; the ID number moved into
+                    // the row's last fact sent and copied into the others.
                     let mut name = parsed.name;
                     let mut id: String = parsed.id_number.into();
                     // Only what the row adds: a fact an earlier row of the file stated

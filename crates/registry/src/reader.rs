@@ -178,12 +178,25 @@ pub fn open(path: &Path) -> Result<Opened, ReadError> {
 }
 
 /// Rows in a file of `total` bytes whose first bytes are `head`, from the mean length of the
-/// lines in `head`; `None` where `head` has no full line. Never more than a row per 16 bytes.
+/// lines in `head`; `None` where `head` has fewer than 32 full lines (too few to judge by). Never
+/// more than a row per 16 bytes nor more than [`MAX_ROWS_ESTIMATE`]: a file whose head is made
+/// of short lines and the rest of one long one is judged on the head, and must not have the
+/// reader set aside memory for rows it does not have.
 fn estimate_rows(head: &[u8], total: u64) -> Option<u64> {
     let lines = head.iter().filter(|&&b| b == b'\n').count() as u64;
+    if lines < 32 {
+        return None;
+    }
     let last = head.iter().rposition(|&b| b == b'\n')? as u64 + 1;
-    Some((total.saturating_mul(lines) / last).min(total / 16))
+    Some(
+        (total.saturating_mul(lines) / last)
+            .min(total / 16)
+            .min(MAX_ROWS_ESTIMATE),
+    )
 }
+
+/// Twice a 10,000,000-person region's largest file.
+const MAX_ROWS_ESTIMATE: u64 = 20_000_000;
 
 fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;
@@ -199,13 +212,24 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 impl Table {
     /// The next data row, skipping blank ones, as owned cells.
     pub fn next_row(&mut self) -> Result<Option<(u64, Vec<String>)>, ReadError> {
+        if let Table::Xlsx { rows, .. } = self {
+            // The cells as the sheet's reading thread sent them, not copied through a record.
+            return loop {
+                match rows.next_row()? {
+                    None => break Ok(None),
+                    Some((_, cells)) if cells.iter().all(|c| c.trim().is_empty()) => continue,
+                    Some(r) => break Ok(Some(r)),
+                }
+            };
+        }
         Ok(self
             .next_record()?
             .map(|(n, rec)| (n, rec.iter().map(str::to_string).collect())))
     }
 
     /// The next data row, skipping blank ones, in a record the table reuses (the importer's
-    /// way: a file of 10,000,000 rows is not 70,000,000 allocations).
+    /// way: a CSV file of 10,000,000 rows is not 70,000,000 allocations; an `.xlsx` row is
+    /// copied into it from the cells its reading thread sends).
     pub fn next_record(&mut self) -> Result<Option<(u64, &csv::StringRecord)>, ReadError> {
         match self {
             Table::Csv { reader, row, record } => loop {
@@ -342,15 +366,18 @@ mod tests {
 
     #[test]
     fn rows_are_judged_from_the_lines_of_the_head() {
-        // Ten lines of 50 bytes in the head: a file of 5,000 bytes holds about 100.
+        // Forty lines of 50 bytes in the head: a file of 50,000 bytes holds about 1,000.
         let line = [b"x".repeat(49), b"\n".to_vec()].concat();
-        let head = line.repeat(10);
-        assert_eq!(estimate_rows(&head, 5_000), Some(100));
+        let head = line.repeat(40);
+        assert_eq!(estimate_rows(&head, 50_000), Some(1_000));
         // A line cut at the end of the head does not count.
         let cut = [head.clone(), b"xxxx".to_vec()].concat();
-        assert_eq!(estimate_rows(&cut, 5_000), Some(100));
-        // No full line: no judgement; never more than a row per 16 bytes.
+        assert_eq!(estimate_rows(&cut, 50_000), Some(1_000));
+        // Too few lines to judge by.
         assert_eq!(estimate_rows(b"no newline", 5_000), None);
+        assert_eq!(estimate_rows(&line.repeat(31), 50_000), None);
+        // Never more than a row per 16 bytes, nor more than the ceiling.
         assert_eq!(estimate_rows(&b"\n".repeat(64), 1_600), Some(100));
+        assert_eq!(estimate_rows(&head, u64::MAX), Some(MAX_ROWS_ESTIMATE));
     }
 }

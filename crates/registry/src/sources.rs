@@ -199,7 +199,8 @@ pub const SOURCES: [Source; 11] = [
 ];
 
 impl Source {
-    /// The most facts one row of this source yields ([`RowReader::parse`]).
+    /// The most facts one row of this source yields ([`RowReader::parse`]; kept by hand
+    /// beside it, and only a hint: the reader's maps are sized by it).
     pub fn max_facts_per_row(&self) -> usize {
         match self.kind {
             SourceKind::GonganHukou => 3,
@@ -431,6 +432,7 @@ impl RowReader<'_> {
                 Some(d) => Some(d),
             }
         };
+        // What each source yields here bounds `Source::max_facts_per_row`.
         let mut facts = Vec::new();
         let value = |kind: FactKind, key: &str, raw: &str, errors: &mut Vec<CellError>| -> Option<String> {
             match kind.canonical_value(raw) {
