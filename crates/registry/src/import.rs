@@ -251,11 +251,7 @@ pub struct ReadCounts {
 /// Reads and validates a file as the importer's reading thread does, without a database, a
 /// batch or a map of registered people: what reading costs on its own (`yanglao bench read`).
 pub fn read_only(catalogue: &Catalogue, path: &Path, opts: &ImportOptions<'_>) -> Result<ReadCounts, ImportError> {
-    let mut opened = reader::open(path)?;
-    let columns = opts
-        .source
-        .resolve(&opened.header, &opts.header_overrides)
-        .map_err(ImportError::Header)?;
+    let (mut opened, columns) = open_resolved(path, opts)?;
     let row_reader = RowReader {
         source: opts.source,
         columns: &columns,
@@ -278,6 +274,20 @@ pub fn read_only(catalogue: &Catalogue, path: &Path, opts: &ImportOptions<'_>) -
             return Ok(counts);
         }
     }
+}
+
+/// The file opened and its header resolved to the source's columns (a missing column refuses
+/// the file before any row is read).
+fn open_resolved(
+    path: &Path,
+    opts: &ImportOptions<'_>,
+) -> Result<(reader::Opened, crate::sources::Columns), ImportError> {
+    let opened = reader::open(path)?;
+    let columns = opts
+        .source
+        .resolve(&opened.header, &opts.header_overrides)
+        .map_err(ImportError::Header)?;
+    Ok((opened, columns))
 }
 
 /// What the batch is to record of the file and, unless it was imported before, the file opened
@@ -308,11 +318,7 @@ fn prepare(
         }
         None => None,
     };
-    let opened = reader::open(path)?;
-    let columns = opts
-        .source
-        .resolve(&opened.header, &opts.header_overrides)
-        .map_err(ImportError::Header)?;
+    let (opened, columns) = open_resolved(path, opts)?;
     let meta = NewBatch {
         source: opts.source.code.to_string(),
         department: opts.source.department.code().to_string(),

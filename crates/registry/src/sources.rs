@@ -244,15 +244,16 @@ pub struct Columns {
 }
 
 impl Columns {
+    fn field(&self, key: &str) -> Option<&(&'static str, usize, String)> {
+        self.fields.iter().find(|(k, _, _)| *k == key)
+    }
+
     pub fn index(&self, key: &str) -> Option<usize> {
-        self.fields.iter().find(|(k, _, _)| *k == key).map(|&(_, i, _)| i)
+        self.field(key).map(|&(_, i, _)| i)
     }
 
     pub fn header(&self, key: &str) -> Option<&str> {
-        self.fields
-            .iter()
-            .find(|(k, _, _)| *k == key)
-            .map(|(_, _, h)| h.as_str())
+        self.field(key).map(|(_, _, h)| h.as_str())
     }
 }
 

@@ -62,6 +62,16 @@ fn setup(db: &Db, dir: &Path, m: &Manifest) -> Catalogue {
     divisions::load_catalogue(db).expect("reload")
 }
 
+/// A generated UTF-8 CSV file's header line and its rows split into cells (the generator
+/// writes no quoted commas).
+fn csv_rows(path: &Path) -> (String, Vec<Vec<String>>) {
+    let text = std::fs::read_to_string(path).expect("read");
+    let mut lines = text.lines();
+    let header = lines.next().expect("header").trim_start_matches('\u{feff}').to_string();
+    let rows = lines.map(|l| l.split(',').map(str::to_string).collect()).collect();
+    (header, rows)
+}
+
 fn import_all(db: &Db, cat: &Catalogue, dir: &Path, m: &Manifest, work: &Path) -> Vec<ImportOutcome> {
     m.files
         .iter()
@@ -462,12 +472,9 @@ fn a_fifteen_digit_number_reaches_the_person_of_its_eighteen_digit_form() {
         import_file(&t.db, &cat, &dir.join(&f.file), &opts(src, tmp.path()), &mut |_, _| {}).expect("import");
         let before = registry::counts(&t.db).expect("counts");
 
-        let text = std::fs::read_to_string(dir.join(&f.file)).expect("read");
-        let mut lines = text.lines();
-        let header = lines.next().expect("header").trim_start_matches('\u{feff}');
-        let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+        let (header, rows) = csv_rows(&dir.join(&f.file));
         let person = &rows[0];
-        let eighteen = person[0];
+        let eighteen = person[0].as_str();
         assert!(&eighteen[6..8] == "19", "an older person born in the 1900s");
         let other = rows.iter().find(|r| r[2] != person[2]).expect("another village");
         let hukou_of = |id: i64| -> Vec<(String, NaiveDate, Option<NaiveDate>)> {
@@ -512,7 +519,7 @@ fn a_fifteen_digit_number_reaches_the_person_of_its_eighteen_digit_form() {
         let (last, earlier) = now.split_last().expect("facts");
         assert_eq!(
             (last.0.as_str(), last.1, last.2),
-            (other[2], moved_on, None),
+            (other[2].as_str(), moved_on, None),
             "{}",
             t.name
         );
@@ -532,17 +539,14 @@ fn a_refused_row_leaves_nothing_a_later_row_is_compared_with() {
         let m = gen(&dir, "150400", 300, false);
         let cat = setup(&t.db, &dir, &m);
         let f = m.files.iter().find(|f| f.source == "gongan_hukou").expect("户籍 file");
-        let text = std::fs::read_to_string(dir.join(&f.file)).expect("read");
-        let mut lines = text.lines();
-        let header = lines.next().expect("header").trim_start_matches('\u{feff}');
-        let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+        let (header, rows) = csv_rows(&dir.join(&f.file));
         let p = &rows[0];
         let other = rows
             .iter()
             .find(|r| r[2] != p[2] && !r[3].is_empty() && !r[4].is_empty())
             .expect("a row of another village with residence and 城乡");
-        let (id, name, date) = (p[0], p[1], p[5]);
-        let (x, y, residence, urban) = (p[2], other[2], other[3], other[4]);
+        let (id, name, date) = (p[0].as_str(), &p[1], &p[5]);
+        let (x, y, residence, urban) = (p[2].as_str(), &other[2], other[3].as_str(), other[4].as_str());
         // Row 2 says 户籍 X alone; row 3 contradicts it (户籍 Y) and is refused with its
         // 常住地 and 城乡; row 4 repeats row 2's 户籍 and adds row 3's other two. Row 4 is
         // no duplicate: what a refused row said was never said.
